@@ -1,0 +1,3 @@
+from bazaar.payments.simulator.app import main
+
+main()
