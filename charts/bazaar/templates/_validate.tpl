@@ -1,0 +1,82 @@
+{{/*
+Render guards: conflicting or removed values fail the render with a message that says what to do.
+Called once from templates/validate.yaml.
+*/}}
+{{- define "bazaar.validateValues" -}}
+{{- $v := .Values -}}
+
+{{- /* Removed values (kept in the schema only so this message, not a schema error, explains them). */}}
+{{- if hasKey $v "worker" -}}
+{{- fail "`worker` was removed: declare Celery pools in the `workers` list (name, queues, concurrency, autoscaling)." -}}
+{{- end -}}
+{{- if hasKey $v.web "replicaCount" -}}
+{{- fail "`web.replicaCount` was removed: use `web.replicas` (ignored while web.autoscaling.enabled)." -}}
+{{- end -}}
+
+{{- /* Postgres: exactly one source. */}}
+{{- $pgSources := 0 -}}
+{{- if $v.postgresql.bundled.enabled }}{{ $pgSources = add1 $pgSources }}{{ end -}}
+{{- if $v.postgresql.cnpg.enabled }}{{ $pgSources = add1 $pgSources }}{{ end -}}
+{{- if $v.postgresql.external.host }}{{ $pgSources = add1 $pgSources }}{{ end -}}
+{{- if gt $pgSources 1 -}}
+{{- fail "Postgres is configured more than once: choose one of postgresql.bundled.enabled, postgresql.cnpg.enabled or postgresql.external.host." -}}
+{{- end -}}
+{{- if eq $pgSources 0 -}}
+{{- fail "No Postgres: set postgresql.external.host (managed service), or enable postgresql.bundled (dev/CI) or postgresql.cnpg (CloudNativePG)." -}}
+{{- end -}}
+{{- if and $v.postgresql.external.password $v.postgresql.external.existingSecret -}}
+{{- fail "postgresql.external.password and postgresql.external.existingSecret are both set: keep one." -}}
+{{- end -}}
+
+{{- /* Redis: exactly one source. */}}
+{{- if and $v.redis.bundled.enabled $v.redis.external.host -}}
+{{- fail "Redis is configured twice: choose redis.bundled.enabled or redis.external.host." -}}
+{{- end -}}
+{{- if not (or $v.redis.bundled.enabled $v.redis.external.host) -}}
+{{- fail "No Redis: set redis.external.host (managed service) or enable redis.bundled (dev/CI)." -}}
+{{- end -}}
+{{- if and $v.redis.external.password $v.redis.external.existingSecret -}}
+{{- fail "redis.external.password and redis.external.existingSecret are both set: keep one." -}}
+{{- end -}}
+
+{{- /* Secrets: one holder. */}}
+{{- if and $v.secrets.existingSecret $v.secrets.externalSecret.enabled -}}
+{{- fail "secrets.existingSecret and secrets.externalSecret.enabled are both set: the app reads one Secret." -}}
+{{- end -}}
+{{- if and $v.secrets.externalSecret.enabled (not $v.secrets.externalSecret.secretStoreRef.name) -}}
+{{- fail "secrets.externalSecret.enabled needs secrets.externalSecret.secretStoreRef.name." -}}
+{{- end -}}
+{{- if and $v.secrets.externalSecret.enabled (not (hasKey $v.secrets.externalSecret.remoteKeys "SECRET_KEY")) -}}
+{{- fail "secrets.externalSecret.remoteKeys must map at least SECRET_KEY." -}}
+{{- end -}}
+
+{{- /* Beat is a singleton: two schedulers send every periodic task twice. */}}
+{{- if and $v.beat.enabled (gt (int $v.beat.replicas) 1) -}}
+{{- fail (printf "beat.replicas is %d: Celery beat must run exactly once (two schedulers enqueue every periodic task twice). Set beat.replicas to 1." (int $v.beat.replicas)) -}}
+{{- end -}}
+
+{{- /* Web drains before it is killed. */}}
+{{- $drain := add $v.web.preStopSleepSeconds $v.web.gracefulTimeoutSeconds -}}
+{{- if le (int $v.web.terminationGracePeriodSeconds) (int $drain) -}}
+{{- fail (printf "web.terminationGracePeriodSeconds (%d) must exceed web.preStopSleepSeconds + web.gracefulTimeoutSeconds (%d), or in-flight requests are killed." (int $v.web.terminationGracePeriodSeconds) (int $drain)) -}}
+{{- end -}}
+
+{{- /* Worker pools. */}}
+{{- $seen := dict -}}
+{{- range $pool := $v.workers -}}
+{{- if hasKey $seen $pool.name -}}
+{{- fail (printf "workers: the pool name %q is used twice; each pool becomes its own Deployment." $pool.name) -}}
+{{- end -}}
+{{- $_ := set $seen $pool.name true -}}
+{{- $auto := $pool.autoscaling | default dict -}}
+{{- $hpa := $auto.hpa | default dict -}}
+{{- $keda := $auto.keda | default dict -}}
+{{- if and $hpa.enabled $keda.enabled -}}
+{{- fail (printf "workers[%s]: autoscaling.hpa and autoscaling.keda are both enabled; one pool can have one autoscaler (KEDA creates its own HPA). Disable one." $pool.name) -}}
+{{- end -}}
+{{- if and $keda.enabled (not $v.keda.enabled) -}}
+{{- fail (printf "workers[%s]: autoscaling.keda.enabled needs keda.enabled (KEDA installed in the cluster)." $pool.name) -}}
+{{- end -}}
+{{- end -}}
+
+{{- end -}}
