@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
+
 from bazaar.payments.gateways import signatures
 from bazaar.payments.gateways.base import (
     Charge,

@@ -33,11 +33,12 @@ from typing import Any
 
 import httpx
 import uvicorn
-from bazaar.payments.gateways import signatures
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from bazaar.payments.gateways import signatures
 
 logger = logging.getLogger(__name__)
 

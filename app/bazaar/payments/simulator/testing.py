@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 
 import uvicorn
+
 from bazaar.payments.simulator.app import SimulatorSettings, create_app
 
 FIRST_PROBED_PORT = 20000
