@@ -17,11 +17,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "bazaar"
 APP = ROOT / "app"
-# Templates of the containers that run the Bazaar image (PgBouncer and the data stores are not).
-BAZAAR_TEMPLATE_DIRS = ("web", "workers", "beat", "exporter", "migrations")
-
-_ENV_NAME = re.compile(r"-\s+name:\s+([A-Z][A-Z0-9_]*)\s*$", re.MULTILINE)
-_RANGE_LIST = re.compile(r"range\s+list\s+((?:\"[A-Z0-9_]+\"\s*)+)")
 _ENV_READ = re.compile(
     r"""(?:env\.\w+|environ\.get|environ\.setdefault|getenv)\(\s*["']([A-Z][A-Z0-9_]*)["']"""
     r"""|environ\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]"""
@@ -40,18 +35,35 @@ def chart_worker_pools() -> list[dict]:
     ]
 
 
-def chart_env_keys() -> set[str]:
-    """Every environment key the chart's templates give a container running the Bazaar image."""
-    templates = [CHART / "templates" / "_helpers.tpl"]
-    for folder in BAZAAR_TEMPLATE_DIRS:
-        templates += sorted((CHART / "templates" / folder).glob("*.yaml"))
-    keys: set[str] = set()
-    for template in templates:
-        text = template.read_text()
-        keys.update(_ENV_NAME.findall(text))
-        for names in _RANGE_LIST.findall(text):
-            keys.update(re.findall(r'"([A-Z0-9_]+)"', names))
+def chart_env_keys_by_role() -> dict[str, set[str]]:
+    """Environment keys of each launcher role the chart runs, over every CI values scenario.
+
+    Rendered by the real Helm engine (tests/chart/helm.py); a role is the first argument the
+    chart passes to the ``bazaar`` command (init containers included, e.g. ``migrate``).
+    """
+    from tests.chart.helm import render, scenario_files
+
+    keys: dict[str, set[str]] = {}
+    for scenario in scenario_files():
+        for container in _containers(render([scenario])):
+            if container.get("command") == ["bazaar"]:
+                role = container["args"][0]
+                keys.setdefault(role, set()).update(e["name"] for e in container.get("env", []))
     return keys
+
+
+def _containers(objects: list[dict]):
+    for obj in objects:
+        spec = obj.get("spec", {})
+        if obj["kind"] == "Pod":
+            pod = spec
+        elif obj["kind"] == "CronJob":
+            pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+        else:
+            pod = spec.get("template", {}).get("spec")
+        if pod:
+            yield from pod.get("initContainers", [])
+            yield from pod.get("containers", [])
 
 
 def app_env_keys() -> set[str]:
