@@ -355,7 +355,7 @@ priorityClassName: {{ . }}
 {{- end }}
 {{- end -}}
 
-{{/* The Celery queues of one pool, merged with workerDefaults. Call with (list $ pool). */}}
+{{/* One worker pool merged over workerDefaults, as YAML (use fromYaml). Call with (list $ pool). */}}
 {{- define "bazaar.workerPool" -}}
 {{- $root := index . 0 -}}
 {{- $pool := index . 1 -}}

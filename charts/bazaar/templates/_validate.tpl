@@ -63,18 +63,16 @@ Called once from templates/validate.yaml.
 
 {{- /* Worker pools. */}}
 {{- $seen := dict -}}
-{{- range $pool := $v.workers -}}
+{{- range $poolValues := $v.workers -}}
+{{- $pool := include "bazaar.workerPool" (list $ $poolValues) | fromYaml -}}
 {{- if hasKey $seen $pool.name -}}
 {{- fail (printf "workers: the pool name %q is used twice; each pool becomes its own Deployment." $pool.name) -}}
 {{- end -}}
 {{- $_ := set $seen $pool.name true -}}
-{{- $auto := $pool.autoscaling | default dict -}}
-{{- $hpa := $auto.hpa | default dict -}}
-{{- $keda := $auto.keda | default dict -}}
-{{- if and $hpa.enabled $keda.enabled -}}
+{{- if and $pool.autoscaling.hpa.enabled $pool.autoscaling.keda.enabled -}}
 {{- fail (printf "workers[%s]: autoscaling.hpa and autoscaling.keda are both enabled; one pool can have one autoscaler (KEDA creates its own HPA). Disable one." $pool.name) -}}
 {{- end -}}
-{{- if and $keda.enabled (not $v.keda.enabled) -}}
+{{- if and $pool.autoscaling.keda.enabled (not $v.keda.enabled) -}}
 {{- fail (printf "workers[%s]: autoscaling.keda.enabled needs keda.enabled (KEDA installed in the cluster)." $pool.name) -}}
 {{- end -}}
 {{- end -}}
