@@ -59,7 +59,9 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 WORKDIR /app
 COPY --chown=10001:10001 app /app/
 RUN install -d -o 10001 -g 10001 /run/prometheus /app/media /app/staticfiles
-ENV DJANGO_SETTINGS_MODULE=config.settings.dev
+# gunicorn restarts its workers when skaffold syncs an edited module in.
+ENV DJANGO_SETTINGS_MODULE=config.settings.dev \
+    GUNICORN_CMD_ARGS="--reload"
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
