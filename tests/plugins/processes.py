@@ -5,8 +5,8 @@ waits until it is ready (a TCP port accepts, an HTTP URL answers 200 or a file a
 stops, kills, pauses or resumes it. Nothing it starts outlives the test session: every group
 still running at interpreter exit is killed.
 
-``free_port()`` hands out a free TCP port on 127.0.0.1 from 20000 upward, below the ephemeral
-range (32768-60999) that is busy on the CI machines. A port handed out is held under an
+``free_port()`` hands out a free TCP port on 127.0.0.1 between 20000 and 32767, below the
+ephemeral range (32768-60999) that is busy on the CI machines. A port handed out is held under an
 ``flock`` for the life of this process, so neither this session nor a concurrent one (other
 xdist workers, other checkouts) is given it again while its server is still starting.
 """
@@ -30,6 +30,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+import psutil
+
 FIRST_PORT = 20000
 EPHEMERAL_PORTS_START = 32768
 PORT_LOCK_DIR = Path(tempfile.gettempdir()) / "bazaar-test-ports"
@@ -38,11 +40,15 @@ _held_port_locks: dict[int, IO[bytes]] = {}
 _port_lock = threading.Lock()
 
 
-def free_port(start: int = FIRST_PORT) -> int:
+def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that is free now and not handed out to anyone else."""
     PORT_LOCK_DIR.mkdir(mode=0o777, exist_ok=True)
+    # Sessions start probing at different points of the range (by pid) so that concurrent
+    # sessions, and other tools that take the lowest free port, rarely race for one port.
+    first = FIRST_PORT + (os.getpid() % 100) * 100
+    candidates = [*range(first, EPHEMERAL_PORTS_START), *range(FIRST_PORT, first)]
     with _port_lock:
-        for port in range(start, EPHEMERAL_PORTS_START):
+        for port in candidates:
             if port in _held_port_locks:
                 continue
             lock_file = (PORT_LOCK_DIR / str(port)).open("ab")
@@ -55,7 +61,7 @@ def free_port(start: int = FIRST_PORT) -> int:
                 _held_port_locks[port] = lock_file
                 return port
             lock_file.close()
-    raise RuntimeError(f"no free TCP port between {start} and {EPHEMERAL_PORTS_START - 1}")
+    raise RuntimeError(f"no free TCP port between {FIRST_PORT} and {EPHEMERAL_PORTS_START - 1}")
 
 
 def _port_is_bindable(port: int) -> bool:
@@ -125,6 +131,7 @@ class ManagedProcess:
         self.stop_signal = stop_signal
         self._popen: subprocess.Popen[bytes] | None = None
         self._paused = False
+        self._run_log_offset = 0
 
     def __repr__(self) -> str:
         return f"<ManagedProcess {self.name} pid={self.pid} returncode={self.returncode}>"
@@ -158,6 +165,7 @@ class ManagedProcess:
         with self.log_path.open("ab") as log:
             log.write(f"--- {time.strftime('%H:%M:%S')} start: {' '.join(self.command)}\n".encode())
             log.flush()
+            self._run_log_offset = log.tell()
             self._popen = subprocess.Popen(
                 self.command,
                 env=self.env,
@@ -208,6 +216,15 @@ class ManagedProcess:
             f"log: {self.log_path}\n--- last lines ---\n{self.log_tail()}"
         )
 
+    def output_of_last_run(self) -> str:
+        """What the process wrote since it was last spawned."""
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(self._run_log_offset)
+                return log.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
     def log_tail(self, lines: int = 30) -> str:
         try:
             with self.log_path.open(errors="replace") as log:
@@ -243,10 +260,23 @@ class ManagedProcess:
         """SIGSTOP the group: the process keeps its sockets open but answers nothing."""
         self._signal_group(signal.SIGSTOP)
         self._paused = True
+        # Signals are delivered asynchronously; callers expect a frozen process on return.
+        self._wait_for_state(stopped=True)
 
     def resume(self) -> None:
         self._signal_group(signal.SIGCONT)
         self._paused = False
+        self._wait_for_state(stopped=False)
+
+    def _wait_for_state(self, *, stopped: bool, timeout: float = 5) -> None:
+        deadline = time.monotonic() + timeout
+        leader = psutil.Process(self.pid)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            while (leader.status() == psutil.STATUS_STOPPED) != stopped:
+                if time.monotonic() > deadline:
+                    state = "stop" if stopped else "continue"
+                    raise RuntimeError(f"{self.name} did not {state} within {timeout:g}s")
+                time.sleep(0.01)
 
     def _signal_leader(self, signum: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError):

@@ -62,11 +62,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
+import psycopg
 import pytest
+import redis
+from psycopg.rows import dict_row
 
 from tests.plugins.processes import ManagedProcess, ProcessStartError, free_port
 
@@ -87,6 +89,7 @@ PGBOUNCER_ADMIN_PASSWORD = "pgbouncer-test"
 DEFAULT_WORKER_QUEUES = ("default", "payments", "notifications")
 TEST_SETTINGS_MODULE = "config.settings.test"
 STARTUP_TIMEOUT = 30
+PORT_ATTEMPTS = 3
 WORKER_STARTUP_TIMEOUT = 60
 
 
@@ -113,6 +116,22 @@ def _write_service_file(path: Path, text: str) -> None:
         os.chown(path, account.pw_uid, account.pw_gid)
 
 
+def _database_url(port: int) -> str:
+    return f"postgres://{DATABASE_USER}:{DATABASE_PASSWORD}@127.0.0.1:{port}/{DATABASE_NAME}"
+
+
+def _connect(port: int, *, user: str, password: str, dbname: str) -> psycopg.Connection:
+    return psycopg.connect(
+        host="127.0.0.1",
+        port=port,
+        user=user,
+        password=password,
+        dbname=dbname,
+        autocommit=True,
+        connect_timeout=2,
+    )
+
+
 def launcher_command() -> list[str]:
     """The ``bazaar`` console script of this virtualenv, the launcher every role goes through."""
     beside_python = Path(sys.executable).with_name("bazaar")
@@ -122,13 +141,79 @@ def launcher_command() -> list[str]:
     return [found]
 
 
-class Postgres:
+class PortBoundService:
+    """A server on its own 127.0.0.1 port, wrapped in a ``ManagedProcess``.
+
+    Other sessions on the machine probe the same port range, so a port can be taken between
+    the probe and the bind: the first boot then retries on a fresh port. Later ``start()``
+    calls (after ``stop()``) reuse the port, because clients already hold its URL.
+    """
+
+    name: str
+    port: int
+    process: ManagedProcess | None = None
+
+    def _new_process(self) -> ManagedProcess:
+        raise NotImplementedError
+
+    def spawn(self) -> None:
+        """Launch the first boot without waiting, so services can boot side by side."""
+        self.process = self._new_process()
+        self.process.spawn()
+
+    def wait_booted(self, timeout: float = STARTUP_TIMEOUT) -> None:
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                self.process.wait_ready(timeout)
+                return
+            except ProcessStartError:
+                lost_the_port = "address already in use" in (
+                    self.process.output_of_last_run().lower()
+                )
+                if not lost_the_port or attempt == PORT_ATTEMPTS:
+                    raise
+            self.port = free_port()
+            self.spawn()
+
+    def boot(self, timeout: float = STARTUP_TIMEOUT) -> None:
+        self.spawn()
+        self.wait_booted(timeout)
+
+    def start(self, timeout: float = STARTUP_TIMEOUT) -> None:
+        self.process.start(timeout)
+
+    def stop(self, timeout: float = 10) -> None:
+        if self.process is not None:
+            self.process.stop(timeout)
+
+    def restart(self, timeout: float = STARTUP_TIMEOUT) -> None:
+        self.stop()
+        self.start(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL the server and its children: a crash, not a shutdown."""
+        self.process.kill()
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections hang instead of failing, like a stall."""
+        self.process.pause()
+
+    def resume(self) -> None:
+        self.process.resume()
+
+
+class Postgres(PortBoundService):
     """A private Postgres 15 cluster tuned for tests (durability off: it is thrown away)."""
+
+    name = "postgres"
 
     def __init__(self, root: Path, log_dir: Path) -> None:
         self.home = _hand_to_service_user(root / "postgres")
         self.data_dir = self.home / "data"
+        self.log_dir = log_dir
         self.port = free_port()
+
+    def _new_process(self) -> ManagedProcess:
         command = [
             POSTGRES_BIN / "postgres",
             "-D", self.data_dir,
@@ -140,10 +225,10 @@ class Postgres:
             "-c", "full_page_writes=off",
             "-c", "max_connections=200",
         ]  # fmt: skip
-        self.process = ManagedProcess(
-            "postgres",
+        return ManagedProcess(
+            self.name,
             command,
-            log_dir=log_dir,
+            log_dir=self.log_dir,
             cwd=self.home,
             user=_service_user(),
             ready_check=self.accepts_queries,
@@ -153,9 +238,7 @@ class Postgres:
 
     @property
     def url(self) -> str:
-        return (
-            f"postgres://{DATABASE_USER}:{DATABASE_PASSWORD}@127.0.0.1:{self.port}/{DATABASE_NAME}"
-        )
+        return _database_url(self.port)
 
     def initialise(self) -> None:
         """initdb the cluster; the superuser gets a password because every login uses scram."""
@@ -190,69 +273,49 @@ class Postgres:
         user: str = DATABASE_USER,
         password: str = DATABASE_PASSWORD,
         dbname: str = DATABASE_NAME,
-    ):
-        """An autocommit psycopg connection straight to Postgres (bypassing PgBouncer)."""
-        import psycopg
-
-        return psycopg.connect(
-            host="127.0.0.1",
-            port=self.port,
-            user=user,
-            password=password,
-            dbname=dbname,
-            autocommit=True,
-            connect_timeout=2,
-        )
+    ) -> psycopg.Connection:
+        """An autocommit connection straight to Postgres, bypassing PgBouncer."""
+        return _connect(self.port, user=user, password=password, dbname=dbname)
 
     def accepts_queries(self) -> bool:
-        import psycopg
-
         try:
             with self.connect(user=SUPERUSER, password=SUPERUSER_PASSWORD, dbname="postgres"):
                 return True
         except psycopg.OperationalError:
             return False
 
-    def start(self, timeout: float = STARTUP_TIMEOUT) -> None:
-        self.process.start(timeout)
 
-    def stop(self, timeout: float = 10) -> None:
-        self.process.stop(timeout)
-
-    def restart(self, timeout: float = STARTUP_TIMEOUT) -> None:
-        self.stop()
-        self.start(timeout)
-
-    def kill(self) -> None:
-        """SIGKILL the postmaster and its backends, like an OOM kill; ``start()`` recovers."""
-        self.process.kill()
-
-
-class PgBouncer:
+class PgBouncer(PortBoundService):
     """PgBouncer in transaction mode in front of ``postgres``, as the chart deploys it."""
+
+    name = "pgbouncer"
 
     def __init__(self, root: Path, log_dir: Path, postgres: Postgres) -> None:
         self.home = _hand_to_service_user(root / "pgbouncer")
+        self.log_dir = log_dir
+        self.postgres = postgres
         self.port = free_port()
-        config_path = self.home / "pgbouncer.ini"
-        userlist_path = self.home / "userlist.txt"
+        self.config_path = self.home / "pgbouncer.ini"
+        self.userlist_path = self.home / "userlist.txt"
         _write_service_file(
-            userlist_path,
+            self.userlist_path,
             f'"{DATABASE_USER}" "{DATABASE_PASSWORD}"\n'
             f'"{PGBOUNCER_ADMIN}" "{PGBOUNCER_ADMIN_PASSWORD}"\n',
         )
+
+    def _new_process(self) -> ManagedProcess:
         _write_service_file(
-            config_path,
+            self.config_path,
             f"""\
 [databases]
-* = host=127.0.0.1 port={postgres.port}
+* = host=127.0.0.1 port={self.postgres.port}
 
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = {self.port}
 unix_socket_dir =
 auth_type = scram-sha-256
-auth_file = {userlist_path}
+auth_file = {self.userlist_path}
 admin_users = {PGBOUNCER_ADMIN}
 pool_mode = transaction
 max_client_conn = 1000
@@ -260,10 +323,10 @@ default_pool_size = 20
 ignore_startup_parameters = extra_float_digits,options
 """,
         )
-        self.process = ManagedProcess(
-            "pgbouncer",
-            ["pgbouncer", config_path],
-            log_dir=log_dir,
+        return ManagedProcess(
+            self.name,
+            ["pgbouncer", self.config_path],
+            log_dir=self.log_dir,
             cwd=self.home,
             user=_service_user(),
             ready_port=self.port,
@@ -271,29 +334,14 @@ ignore_startup_parameters = extra_float_digits,options
 
     @property
     def url(self) -> str:
-        return (
-            f"postgres://{DATABASE_USER}:{DATABASE_PASSWORD}@127.0.0.1:{self.port}/{DATABASE_NAME}"
-        )
+        return _database_url(self.port)
 
-    def connect(self, *, dbname: str = DATABASE_NAME):
-        """An autocommit psycopg connection to ``dbname`` through PgBouncer."""
-        import psycopg
-
-        return psycopg.connect(
-            host="127.0.0.1",
-            port=self.port,
-            user=DATABASE_USER,
-            password=DATABASE_PASSWORD,
-            dbname=dbname,
-            autocommit=True,
-            connect_timeout=2,
-        )
+    def connect(self, *, dbname: str = DATABASE_NAME) -> psycopg.Connection:
+        """An autocommit connection to ``dbname`` through PgBouncer."""
+        return _connect(self.port, user=DATABASE_USER, password=DATABASE_PASSWORD, dbname=dbname)
 
     def admin_query(self, command: str) -> list[dict[str, object]]:
         """Run a console command (``SHOW POOLS``, ``RECONNECT``, ...) on the admin database."""
-        import psycopg
-        from psycopg.rows import dict_row
-
         # The admin console speaks only the simple query protocol, hence the ClientCursor.
         with psycopg.connect(
             host="127.0.0.1",
@@ -311,20 +359,19 @@ ignore_startup_parameters = extra_float_digits,options
     def show_pools(self) -> list[dict[str, object]]:
         return self.admin_query("SHOW POOLS")
 
-    def start(self, timeout: float = STARTUP_TIMEOUT) -> None:
-        self.process.start(timeout)
 
-    def stop(self, timeout: float = 10) -> None:
-        self.process.stop(timeout)
-
-
-class Redis:
+class Redis(PortBoundService):
     """redis-server with no persistence: a restart starts empty, as a cache pod would."""
+
+    name = "redis"
 
     def __init__(self, root: Path, log_dir: Path) -> None:
         self.home = root / "redis"
         self.home.mkdir()
+        self.log_dir = log_dir
         self.port = free_port()
+
+    def _new_process(self) -> ManagedProcess:
         command = [
             "redis-server",
             "--bind", "127.0.0.1",
@@ -333,12 +380,8 @@ class Redis:
             "--appendonly", "no",
             "--dir", self.home,
         ]  # fmt: skip
-        self.process = ManagedProcess(
-            "redis",
-            command,
-            log_dir=log_dir,
-            cwd=self.home,
-            ready_port=self.port,
+        return ManagedProcess(
+            self.name, command, log_dir=self.log_dir, cwd=self.home, ready_port=self.port
         )
 
     @property
@@ -348,47 +391,30 @@ class Redis:
     def url_for(self, db: int) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
-    def client(self, db: int = 0):
-        import redis
-
+    def client(self, db: int = 0) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, db=db, socket_timeout=2)
 
-    def start(self, timeout: float = STARTUP_TIMEOUT) -> None:
-        self.process.start(timeout)
 
-    def stop(self, timeout: float = 10) -> None:
-        self.process.stop(timeout)
-
-    def restart(self, timeout: float = STARTUP_TIMEOUT) -> None:
-        self.stop()
-        self.start(timeout)
-
-    def pause(self) -> None:
-        """Freeze Redis (SIGSTOP): connections hang instead of failing, as on a network stall."""
-        self.process.pause()
-
-    def resume(self) -> None:
-        self.process.resume()
-
-
-class SmtpSink:
+class SmtpSink(PortBoundService):
     """A real SMTP server (aiosmtpd) that files every message it accepts into a maildir."""
 
+    name = "smtp"
+
     def __init__(self, root: Path, log_dir: Path) -> None:
+        self.home = root
         self.maildir = root / "maildir"
+        self.log_dir = log_dir
         self.port = free_port()
+
+    def _new_process(self) -> ManagedProcess:
         command = [
             sys.executable, "-m", "aiosmtpd",
             "--nosetuid",
             "--listen", f"127.0.0.1:{self.port}",
             "--class", "aiosmtpd.handlers.Mailbox", self.maildir,
         ]  # fmt: skip
-        self.process = ManagedProcess(
-            "smtp",
-            command,
-            log_dir=log_dir,
-            cwd=root,
-            ready_port=self.port,
+        return ManagedProcess(
+            self.name, command, log_dir=self.log_dir, cwd=self.home, ready_port=self.port
         )
 
     @property
@@ -418,17 +444,25 @@ class SmtpSink:
     def clear(self) -> None:
         self._mailbox().clear()
 
-    def start(self, timeout: float = STARTUP_TIMEOUT) -> None:
-        self.process.start(timeout)
 
-    def stop(self, timeout: float = 10) -> None:
-        self.process.stop(timeout)
+class PaymentProviderSimulator(PortBoundService):
+    """The bundled payment-provider simulator, run through the launcher like every role."""
 
+    name = "psp-simulator"
 
-@dataclass
-class PaymentProviderSimulator:
-    process: ManagedProcess
-    port: int
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.port = free_port()
+
+    def _new_process(self) -> ManagedProcess:
+        return ManagedProcess(
+            self.name,
+            [*launcher_command(), "psp-simulator"],
+            log_dir=self.log_dir,
+            cwd=APP_DIR,
+            env={**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port)},
+            ready_url=f"http://127.0.0.1:{self.port}/healthz",
+        )
 
     @property
     def url(self) -> str:
@@ -469,6 +503,8 @@ class CeleryWorker(ManagedProcess):
                 "CELERY_HEARTBEAT_FILE": str(self.heartbeat_file),
                 "CELERY_READY_FILE": str(self.ready_file),
                 "METRICS_PORT": str(self.metrics_port),
+                # The launcher empties this folder on start: one per worker, never shared.
+                "PROMETHEUS_MULTIPROC_DIR": str(work_dir / "metrics"),
             },
             ready_file=self.ready_file,
         )
@@ -490,28 +526,23 @@ class Services:
         self._worker_count = 0
 
     def start(self) -> None:
-        """Boot everything, Redis and SMTP in parallel with Postgres, or stop it all and raise."""
+        """Boot everything, Redis and SMTP beside Postgres, or stop what started and raise."""
         try:
-            self.redis.process.spawn()
-            self.smtp.process.spawn()
+            self.redis.spawn()
+            self.smtp.spawn()
             self.postgres.initialise()
-            self.postgres.start()
+            self.postgres.boot()
             self.postgres.create_application_database()
-            self.pgbouncer.start()
-            self.redis.process.wait_ready(STARTUP_TIMEOUT)
-            self.smtp.process.wait_ready(STARTUP_TIMEOUT)
+            self.pgbouncer.boot()
+            self.redis.wait_booted()
+            self.smtp.wait_booted()
         except BaseException:
             self.stop()
             raise
 
     def stop(self) -> None:
-        for process in (
-            self.pgbouncer.process,
-            self.postgres.process,
-            self.redis.process,
-            self.smtp.process,
-        ):
-            process.stop()
+        for service in (self.pgbouncer, self.postgres, self.redis, self.smtp):
+            service.stop()
 
     def remove_files(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -649,17 +680,8 @@ def services(pytestconfig: pytest.Config) -> Services:
 
 @pytest.fixture(scope="session")
 def psp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PaymentProviderSimulator]:
-    port = free_port()
-    process = ManagedProcess(
-        "psp-simulator",
-        [*launcher_command(), "psp-simulator"],
-        log_dir=tmp_path_factory.mktemp("psp-simulator"),
-        cwd=APP_DIR,
-        env={**os.environ, "PORT": str(port)},
-        ready_url=f"http://127.0.0.1:{port}/healthz",
-    )
-    process.start(STARTUP_TIMEOUT)
-    simulator = PaymentProviderSimulator(process=process, port=port)
+    simulator = PaymentProviderSimulator(log_dir=tmp_path_factory.mktemp("psp-simulator"))
+    simulator.boot()
     previous_url = os.environ.get("PAYMENT_PROVIDER_URL")
     os.environ["PAYMENT_PROVIDER_URL"] = simulator.url
     django_settings = _configured_django_settings()
@@ -667,7 +689,7 @@ def psp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PaymentProviderSim
         previous_setting = getattr(django_settings, "PAYMENT_PROVIDER_URL", None)
         django_settings.PAYMENT_PROVIDER_URL = simulator.url
     yield simulator
-    process.stop()
+    simulator.stop()
     if previous_url is None:
         os.environ.pop("PAYMENT_PROVIDER_URL", None)
     else:
