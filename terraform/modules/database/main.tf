@@ -198,7 +198,8 @@ resource "aws_db_instance" "this" {
   storage_encrypted     = true
   kms_key_id            = aws_kms_key.this.arn
 
-  multi_az               = var.multi_az
+  # A synchronous standby in another zone; failover keeps the same address.
+  multi_az               = true
   db_subnet_group_name   = var.db_subnet_group_name
   vpc_security_group_ids = [aws_security_group.this.id]
   publicly_accessible    = false

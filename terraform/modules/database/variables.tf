@@ -42,12 +42,6 @@ variable "max_allocated_storage_gib" {
   default     = 500
 }
 
-variable "multi_az" {
-  type        = bool
-  description = "Keep a synchronous standby in a second zone with automatic failover."
-  default     = true
-}
-
 variable "backup_retention_days" {
   type        = number
   description = "Days of automated backups and point-in-time recovery."
