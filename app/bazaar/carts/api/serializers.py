@@ -1,0 +1,61 @@
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from bazaar.catalog.models import Product
+from bazaar.common.money import quantize
+
+from ..models import Cart, CartItem
+
+
+class CartProductSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Product
+        fields = ["id", "slug", "name", "price", "currency", "stock"]
+
+
+class CartItemSerializer(serializers.ModelSerializer):
+    product = CartProductSerializer(read_only=True)
+    line_total = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CartItem
+        fields = ["id", "product", "quantity", "line_total", "added_at"]
+        read_only_fields = fields
+
+    def get_line_total(self, item: CartItem) -> Decimal:
+        return quantize(item.product.price * item.quantity)
+
+
+class CartItemAddSerializer(serializers.Serializer):
+    product = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Product.objects.visible(), help_text="Product slug"
+    )
+    quantity = serializers.IntegerField(min_value=1, max_value=1000, default=1)
+
+
+class CartItemUpdateSerializer(serializers.Serializer):
+    quantity = serializers.IntegerField(min_value=1, max_value=1000)
+
+
+class CartSerializer(serializers.ModelSerializer):
+    items = serializers.SerializerMethodField()
+    total = serializers.SerializerMethodField()
+    currency = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Cart
+        fields = ["items", "total", "currency", "updated_at"]
+
+    def _items(self, cart: Cart) -> list[CartItem]:
+        return self.context["items"]
+
+    def get_items(self, cart: Cart) -> list[dict]:
+        return CartItemSerializer(self._items(cart), many=True).data
+
+    def get_total(self, cart: Cart) -> Decimal:
+        return quantize(sum((i.product.price * i.quantity for i in self._items(cart)), Decimal(0)))
+
+    def get_currency(self, cart: Cart) -> str | None:
+        items = self._items(cart)
+        return items[0].product.currency if items else None

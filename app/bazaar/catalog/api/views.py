@@ -1,0 +1,97 @@
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.filters import OrderingFilter
+from rest_framework.response import Response
+
+from bazaar.common import pagination
+
+from .. import cache, selectors, services
+from .filters import ProductFilter
+from .serializers import CategorySerializer, ProductSerializer, ProductWriteSerializer
+
+
+class IsStaffOrReadOnly(permissions.BasePermission):
+    def has_permission(self, request, view) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return bool(request.user and request.user.is_staff)
+
+
+class CategoryPagination(pagination.CursorPagination):
+    ordering = "name"
+
+
+class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = CategorySerializer
+    permission_classes = [permissions.AllowAny]
+    pagination_class = CategoryPagination
+    filter_backends: list = []
+    lookup_field = "slug"
+
+    def get_queryset(self):
+        return selectors.category_list()
+
+
+@extend_schema_view(
+    create=extend_schema(request=ProductWriteSerializer, responses={201: ProductSerializer}),
+    partial_update=extend_schema(request=ProductWriteSerializer, responses=ProductSerializer),
+)
+class ProductViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The catalog. Reads are public and served from the cache; writes are for staff."""
+
+    permission_classes = [IsStaffOrReadOnly]
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = ProductFilter
+    ordering_fields = ["price", "created_at", "name", "rating_average"]
+    ordering = ["-created_at"]
+    lookup_field = "slug"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.product_list()
+
+    def get_serializer_class(self):
+        if self.action in {"create", "partial_update"}:
+            return ProductWriteSerializer
+        return ProductSerializer
+
+    def list(self, request, *args, **kwargs):
+        key = cache.list_key(request.get_host() + request.get_full_path())
+        data = cache.get(key)
+        if data is None:
+            data = super().list(request, *args, **kwargs).data
+            cache.put(key, data)
+        return Response(data)
+
+    def retrieve(self, request, *args, **kwargs):
+        key = cache.detail_key(kwargs[self.lookup_field])
+        data = cache.get(key)
+        if data is None:
+            data = ProductSerializer(self.get_object(), context=self.get_serializer_context()).data
+            cache.put(key, data)
+        return Response(data)
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        product = services.product_create(**serializer.validated_data)
+        return Response(ProductSerializer(product).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        product = self.get_object()
+        serializer = self.get_serializer(product, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        product = services.product_update(product=product, **serializer.validated_data)
+        return Response(ProductSerializer(product).data)
+
+    def destroy(self, request, *args, **kwargs):
+        services.product_delete(product=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

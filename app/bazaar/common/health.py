@@ -1,0 +1,78 @@
+"""Probes. ``/healthz`` is liveness: the process answers, no I/O at all. ``/readyz`` is
+readiness: the database, the cache and the broker each answer within a short timeout; a 503
+lists the checks that failed so an operator sees why the pod left the load balancer."""
+
+import time
+
+import redis
+from django.conf import settings
+from django.db import connections
+from django.http import HttpRequest, JsonResponse
+
+from .errors import envelope
+
+CHECK_TIMEOUT_SECONDS = 1.0
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    results = {name: _run(check) for name, check in CHECKS.items()}
+    failing = {name: result for name, result in results.items() if result["status"] != "ok"}
+    if failing:
+        return JsonResponse(
+            envelope(
+                code="not_ready",
+                message="Some dependencies are not ready: " + ", ".join(sorted(failing)),
+                details={"checks": results},
+            ),
+            status=503,
+        )
+    return JsonResponse({"status": "ok", "checks": results})
+
+
+def _run(check) -> dict:
+    started = time.perf_counter()
+    try:
+        check()
+    except Exception as exc:
+        return {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def check_database() -> None:
+    connection = connections["default"]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception:
+        # A broken persistent connection must not stay broken for the next request.
+        connection.close()
+        raise
+
+
+def check_cache() -> None:
+    if not getattr(settings, "REDIS_URL", ""):
+        return
+    from django_redis import get_redis_connection
+
+    get_redis_connection("default").ping()
+
+
+def check_broker() -> None:
+    url = settings.CELERY_BROKER_URL
+    if not url or settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    client = redis.Redis.from_url(
+        url, socket_timeout=CHECK_TIMEOUT_SECONDS, socket_connect_timeout=CHECK_TIMEOUT_SECONDS
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+CHECKS = {"database": check_database, "cache": check_cache, "broker": check_broker}

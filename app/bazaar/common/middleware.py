@@ -1,0 +1,159 @@
+"""Cross-cutting HTTP middleware: probes, request id, Server-Timing with the access log line,
+and the error envelope for responses Django (not DRF) produced."""
+
+import json
+import time
+from collections.abc import Callable
+
+import structlog
+from django.db import connections
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from . import health
+from .errors import envelope
+
+PROBE_VIEWS: dict[str, Callable[[HttpRequest], HttpResponse]] = {
+    "/healthz": health.healthz,
+    "/readyz": health.readyz,
+}
+access_log = structlog.get_logger("bazaar.http")
+
+
+class ProbeMiddleware:
+    """Answer the kubelet before host validation and the HTTPS redirect.
+
+    The kubelet calls probes on the pod IP over plain HTTP, so with ``ALLOWED_HOSTS`` and
+    ``SECURE_SSL_REDIRECT`` in force they would get a 400 or a 301. Probes touch neither the
+    session nor the user, so serving them first is safe.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        view = PROBE_VIEWS.get(request.path_info.rstrip("/") or request.path_info)
+        if view is not None:
+            return view(request)
+        return self.get_response(request)
+
+
+class RequestIdHeaderMiddleware:
+    """Return the request id django-structlog bound (taken from ``X-Request-ID`` when sent)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        if request_id:
+            response["X-Request-ID"] = request_id
+        return response
+
+
+class ServerTimingMiddleware:
+    """Time the request and its queries: a ``Server-Timing`` header and one access log line."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        queries = {"count": 0, "seconds": 0.0}
+
+        def timed(execute, sql, params, many, context):
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                queries["count"] += 1
+                queries["seconds"] += time.perf_counter() - started
+
+        started = time.perf_counter()
+        with _wrap_all_connections(timed):
+            response = self.get_response(request)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        db_ms = queries["seconds"] * 1000
+        response["Server-Timing"] = (
+            f'app;dur={elapsed_ms:.1f}, db;dur={db_ms:.1f};desc="{queries["count"]} queries"'
+        )
+        log = access_log.warning if response.status_code >= 500 else access_log.info
+        log(
+            "http_request",
+            method=request.method,
+            path=request.path,
+            status=response.status_code,
+            latency_ms=round(elapsed_ms, 2),
+            db_queries=queries["count"],
+        )
+        return response
+
+
+class _wrap_all_connections:
+    def __init__(self, wrapper):
+        self.wrapper = wrapper
+        self.contexts = []
+
+    def __enter__(self):
+        for connection in connections.all(initialized_only=False):
+            context = connection.execute_wrapper(self.wrapper)
+            context.__enter__()
+            self.contexts.append(context)
+
+    def __exit__(self, *exc):
+        for context in reversed(self.contexts):
+            context.__exit__(*exc)
+
+
+class ErrorEnvelopeMiddleware:
+    """Put Django-made error responses (CSRF 403, 405, 413…) into the API error envelope.
+
+    DRF views already answer in the envelope (``errors.api_exception_handler``); the admin keeps
+    its HTML pages.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code < 400 or request.path.startswith("/admin/"):
+            return response
+        if response.get("Content-Type", "").startswith("application/json") and _is_envelope(
+            response
+        ):
+            return response
+        wrapped = JsonResponse(
+            envelope(
+                code=_CODES.get(response.status_code, "error"),
+                message=response.reason_phrase,
+            ),
+            status=response.status_code,
+        )
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                wrapped[header] = response[header]
+        return wrapped
+
+
+_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
+    500: "server_error",
+    503: "unavailable",
+}
+
+
+def _is_envelope(response: HttpResponse) -> bool:
+    if getattr(response, "streaming", False):
+        return True
+    try:
+        body = json.loads(response.content or b"{}")
+    except ValueError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("error"), dict)
