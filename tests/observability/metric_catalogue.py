@@ -6,6 +6,7 @@ place they are written); third-party names are listed here with the exporter the
 
 from __future__ import annotations
 
+import functools
 import re
 
 from tests.observability.queries import REPO_ROOT, recording_rules
@@ -65,8 +66,9 @@ def contract_metrics() -> set[str]:
     return names
 
 
-def known_metrics() -> set[str]:
-    return (
+@functools.cache
+def known_metrics() -> frozenset[str]:
+    return frozenset(
         contract_metrics()
         | PGBOUNCER_EXPORTER_METRICS
         | REDIS_EXPORTER_METRICS
