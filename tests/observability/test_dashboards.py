@@ -74,7 +74,10 @@ def test_panels_have_unique_ids_and_fit_the_grid(dashboard):
 def test_dashboard_queries_are_valid_promql(tmp_path):
     """promtool parses every panel and variable query (wrapped as recording rules)."""
     queries = dashboard_queries() + variable_queries()
-    rules = [{"record": f"dashboard:query_{index}", "expr": q.expr} for index, q in enumerate(queries)]
+    rules = [
+        {"record": f"dashboard:query_{index}", "expr": query.expr}
+        for index, query in enumerate(queries)
+    ]
     rule_file = tmp_path / "dashboard-queries.yaml"
     rule_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
     result = subprocess.run(
