@@ -28,11 +28,14 @@ def chart_values() -> dict:
 
 
 def chart_worker_pools() -> list[dict]:
-    """The default pools as ``{"name", "queues", "concurrency"}``, in the chart's order."""
-    return [
-        {"name": p["name"], "queues": list(p["queues"]), "concurrency": p["concurrency"]}
-        for p in chart_values()["workers"]
-    ]
+    """The default pools as ``{"name", "queues", "concurrency"}`` over ``workerDefaults``."""
+    values = chart_values()
+    pools = []
+    for overrides in values["workers"]:
+        pool = {**values.get("workerDefaults", {}), **overrides}
+        queues = list(pool.get("queues") or [pool["name"]])
+        pools.append({"name": pool["name"], "queues": queues, "concurrency": pool["concurrency"]})
+    return pools
 
 
 def chart_env_keys_by_role() -> dict[str, set[str]]:

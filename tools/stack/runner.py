@@ -62,12 +62,15 @@ class WorkerPool:
 
 
 def chart_worker_pools(values_file: Path = CHART_VALUES) -> list[WorkerPool]:
-    """The pools of ``workers:`` in the chart's values: the one definition of the pools."""
+    """The pools of ``workers:`` in the chart's values (over ``workerDefaults``, as the chart
+    merges them): the one definition of the pools."""
     values = yaml.safe_load(values_file.read_text())
-    return [
-        WorkerPool(pool["name"], tuple(pool["queues"]), int(pool["concurrency"]))
-        for pool in values["workers"]
-    ]
+    pools = []
+    for overrides in values["workers"]:
+        pool = {**values.get("workerDefaults", {}), **overrides}
+        queues = tuple(pool.get("queues") or [pool["name"]])
+        pools.append(WorkerPool(pool["name"], queues, int(pool["concurrency"])))
+    return pools
 
 
 def _service_user() -> str | None:
@@ -245,7 +248,7 @@ class Stack:
              "--appendonly", "no", "--dir", self._home("redis")],
             ready=lambda: port_accepts(ports["redis"]),
         )  # fmt: skip
-        maildir = Path(self._state["maildir"])
+        maildir = self._home("mail") / "maildir"
         self._start(
             "smtp",
             [sys.executable, "-m", "aiosmtpd", "--nosetuid", "--listen",
