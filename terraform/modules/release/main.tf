@@ -59,7 +59,8 @@ locals {
   # nothing else has to exist before the first install.
   app_secret_name = "${var.release_name}-app"
 
-  values = templatefile("${path.module}/values.yaml.tftpl", {
+  # Kept apart from the templatefile() call so tests/terraform can evaluate it with the defaults.
+  values_template_vars = {
     release_name         = var.release_name
     environment          = var.environment
     image_repository     = var.image_repository
@@ -87,7 +88,9 @@ locals {
     web_max_replicas    = var.web_max_replicas
     worker_min_replicas = var.worker_min_replicas
     worker_max_replicas = var.worker_max_replicas
-  })
+  }
+
+  values = templatefile("${path.module}/values.yaml.tftpl", local.values_template_vars)
 }
 
 resource "helm_release" "bazaar" {
