@@ -1,0 +1,152 @@
+"""The chart renders and lints with the real Helm v4 engine; bad values fail with clear messages."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.chart.helm import CHART_DIR, RenderError, ValuesError, lint, render
+from tests.chart.manifests import SCENARIOS, rendered
+
+DEFAULT = [SCENARIOS["default"]]
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_scenario_renders_and_lints_without_errors(scenario):
+    """Each ci/ scenario and k8s/values file renders objects and helm lint reports no error."""
+    objects = rendered(scenario)
+    assert {"Deployment", "Service", "NetworkPolicy"} <= {obj["kind"] for obj in objects}
+    report = lint([SCENARIOS[scenario]], strict=False)
+    assert report["errors"] == [], report["messages"]
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_scenario_renders_as_an_upgrade(scenario):
+    """Upgrades render too, with the migrate Job as a pre-upgrade hook."""
+    jobs = [obj for obj in rendered(scenario, upgrade=True) if obj["kind"] == "Job"]
+    assert [job["metadata"]["name"] for job in jobs] == ["bazaar-migrate"]
+    assert "pre-upgrade" in jobs[0]["metadata"]["annotations"]["helm.sh/hook"]
+
+
+BAD_VALUES = {
+    "two autoscalers on one pool": (
+        {
+            "keda": {"enabled": True},
+            "workers": [
+                {
+                    "name": "default",
+                    "queues": ["default"],
+                    "autoscaling": {"hpa": {"enabled": True}, "keda": {"enabled": True}},
+                }
+            ],
+        },
+        "autoscaling.hpa and autoscaling.keda are both enabled",
+    ),
+    "beat replicas above one": ({"beat": {"replicas": 2}}, "Celery beat must run exactly once"),
+    "bundled and external postgres": (
+        {"postgresql": {"bundled": {"enabled": True}}},
+        "Postgres is configured more than once",
+    ),
+    "cnpg and external postgres": (
+        {"postgresql": {"cnpg": {"enabled": True}}},
+        "Postgres is configured more than once",
+    ),
+    "bundled and external redis": (
+        {"redis": {"bundled": {"enabled": True}}},
+        "Redis is configured twice",
+    ),
+    "keda pool without keda": (
+        {
+            "workers": [
+                {
+                    "name": "x",
+                    "queues": ["x"],
+                    "autoscaling": {"hpa": {"enabled": False}, "keda": {"enabled": True}},
+                }
+            ]
+        },
+        "needs keda.enabled",
+    ),
+    "duplicate pool names": (
+        {"workers": [{"name": "x", "queues": ["x"]}, {"name": "x", "queues": ["y"]}]},
+        'pool name "x" is used twice',
+    ),
+    "grace period shorter than the drain": (
+        {"web": {"terminationGracePeriodSeconds": 30}},
+        "must exceed web.preStopSleepSeconds + web.gracefulTimeoutSeconds",
+    ),
+    "removed worker block": ({"worker": {"concurrency": 4}}, "`worker` was removed"),
+    "removed web.replicaCount": ({"web": {"replicaCount": 3}}, "`web.replicaCount` was removed"),
+    "two secret holders": (
+        {"secrets": {"externalSecret": {"enabled": True, "secretStoreRef": {"name": "vault"}}}},
+        "secrets.existingSecret and secrets.externalSecret.enabled are both set",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_VALUES))
+def test_conflicting_or_removed_values_fail_with_a_clear_message(case):
+    values, message = BAD_VALUES[case]
+    with pytest.raises(RenderError, match=re.escape(message)):
+        render(DEFAULT, values)
+
+
+def test_no_postgres_at_all_is_refused():
+    with pytest.raises(RenderError, match="No Postgres"):
+        render([], {"redis": {"external": {"host": "redis"}}})
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ({"web": {"replicaz": 2}}, "/web"),
+        ({"workers": [{"name": "default", "queues": ["default"], "concurency": 2}]}, "/workers/0"),
+        ({"unknownTopLevel": True}, "''"),
+        ({"beat": {"replicas": "one"}}, "/beat/replicas"),
+    ],
+)
+def test_values_the_schema_does_not_know_are_refused(values, where):
+    with pytest.raises(ValuesError, match=where):
+        render(DEFAULT, values)
+
+
+def test_lint_reports_schema_errors():
+    report = lint(DEFAULT, {"web": {"replicaz": 2}})
+    assert any("replicaz" in error for error in report["errors"])
+
+
+def test_observability_copy_matches_its_source():
+    """files/observability is observability/ as copied by `make chart-sync`."""
+    completed = subprocess.run(
+        [sys.executable, str(CHART_DIR / "hack" / "sync-observability.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_prometheus_rule_carries_every_group_of_the_synced_rule_files():
+    expected = [
+        group["name"]
+        for path in sorted((CHART_DIR / "files/observability/prometheus/rules").glob("*.yaml"))
+        for group in yaml.safe_load(path.read_text())["groups"]
+    ]
+    rules = [obj for obj in rendered("production") if obj["kind"] == "PrometheusRule"]
+    assert len(rules) == 1
+    assert [group["name"] for group in rules[0]["spec"]["groups"]] == expected
+
+
+def test_dashboards_become_sidecar_configmaps():
+    dashboards = sorted((CHART_DIR / "files/observability/grafana/dashboards").glob("*.json"))
+    if not dashboards:
+        pytest.skip("observability/grafana/dashboards holds no dashboard yet")
+    configmaps = [
+        obj
+        for obj in rendered("production")
+        if obj["kind"] == "ConfigMap" and obj["metadata"]["labels"].get("grafana_dashboard") == "1"
+    ]
+    assert sorted(key for cm in configmaps for key in cm["data"]) == [p.name for p in dashboards]
