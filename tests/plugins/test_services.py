@@ -1,9 +1,11 @@
 """The real-service fixtures do what the app tests rely on: real servers, wired as exported."""
 
 import importlib.util
+import json
 import os
 import signal
 import smtplib
+import subprocess
 import sys
 import time
 from email.message import EmailMessage
@@ -22,6 +24,8 @@ from tests.plugins.processes import (
     free_port,
     port_accepts,
 )
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 needs_launcher = pytest.mark.skipif(
     importlib.util.find_spec("bazaar.launcher") is None,
@@ -331,3 +335,80 @@ def test_celery_worker_joins_the_test_broker_and_stops_cleanly(celery_worker):
 
     assert worker.stop(timeout=20) == 0
     assert Path(worker.log_path).exists()
+
+
+# --- when the plugin starts services --------------------------------------------------------
+
+EXPORTED_KEYS = (
+    "DATABASE_URL",
+    "DATABASE_DIRECT_URL",
+    "DATABASE_POOLER",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "EMAIL_URL",
+)
+
+INNER_TEST = f"""
+import json, os
+
+def test_record_environment(worker_id):
+    exported = {{key: os.environ.get(key) for key in {list(EXPORTED_KEYS)!r}}}
+    with open(f"env-{{worker_id}}.json", "w") as record:
+        json.dump(exported, record)
+"""
+
+
+def _run_inner_session(tmp_path: Path, *args: str, **environment: str):
+    """Run a separate pytest session with the plugin on a test that records its environment."""
+    (tmp_path / "test_inner.py").write_text(INNER_TEST)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in EXPORTED_KEYS and not key.startswith("PYTEST_")
+    }
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    # Only the plugins the session needs: the others (hypothesis, faker, ...) cost seconds.
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    env.update(environment)
+    plugins = ["-p", "xdist.plugin", "-p", "tests.plugins.services"]
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", *plugins, "-p", "no:cacheprovider", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _recorded_environments(tmp_path: Path) -> dict[str, dict[str, str | None]]:
+    return {
+        record.stem.removeprefix("env-"): json.loads(record.read_text())
+        for record in tmp_path.glob("env-*.json")
+    }
+
+
+def test_services_off_exports_nothing(tmp_path):
+    result = _run_inner_session(tmp_path, BAZAAR_TEST_SERVICES="0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "bazaar services: not started" in result.stdout
+    [recorded] = _recorded_environments(tmp_path).values()
+    assert recorded == dict.fromkeys(EXPORTED_KEYS)
+
+
+def test_collect_only_starts_nothing(tmp_path):
+    result = _run_inner_session(tmp_path, "--collect-only")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "bazaar services: not started" in result.stdout
+
+
+def test_each_xdist_worker_gets_its_own_services(tmp_path):
+    (tmp_path / "test_second.py").write_text(INNER_TEST)
+    result = _run_inner_session(tmp_path, "-n", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    recorded = _recorded_environments(tmp_path)
+    assert set(recorded) == {"gw0", "gw1"}
+    database_urls = {environment["DATABASE_URL"] for environment in recorded.values()}
+    assert len(database_urls) == 2
+    assert None not in database_urls
