@@ -1,7 +1,7 @@
 """The Terraform tree is well-formed and self-consistent, as far as it can be shown offline.
 
-``terraform init`` needs the providers, so ``validate`` cannot run here; these tests cover what it
-would catch at the module boundaries, plus the documentation and pinning rules of terraform/README.md.
+``terraform init`` needs the providers, so ``validate`` cannot run here; these tests cover what
+it would catch at the module boundaries, plus the documentation and pinning rules of the READMEs.
 """
 
 from __future__ import annotations
