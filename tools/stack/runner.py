@@ -36,6 +36,8 @@ STATE_DIR = REPO_ROOT / ".stack"
 CHART_VALUES = REPO_ROOT / "charts" / "bazaar" / "values.yaml"
 RULES_DIR = REPO_ROOT / "observability" / "prometheus" / "rules"
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+# Runs Debian's prometheus-pgbouncer-exporter package (see pgbouncer_exporter.py).
+DEBIAN_PYTHON = "/usr/bin/python3"
 LOAD_BALANCER_PORT = 8080
 PROMETHEUS_PORT = 9090
 # Internal ports are probed from here: above the test fixtures' usual range, below the
@@ -315,9 +317,10 @@ class Stack:
         )
         self._start(
             "pgbouncer-exporter",
-            ["prometheus-pgbouncer-exporter", "--host", "127.0.0.1",
-             "--port", ports["pgbouncer_exporter"], "--pgbouncer-host", "127.0.0.1",
-             "--pgbouncer-port", ports["pgbouncer"], "--pgbouncer-user", DATABASE_USER],
+            [DEBIAN_PYTHON, Path(__file__).with_name("pgbouncer_exporter.py"),
+             "--host", "127.0.0.1", "--port", ports["pgbouncer_exporter"],
+             "--pgbouncer-host", "127.0.0.1", "--pgbouncer-port", ports["pgbouncer"],
+             "--pgbouncer-user", DATABASE_USER],
             env={"PGPASSWORD": keys["database_password"]},
             ready=lambda: _http_ok(f"http://127.0.0.1:{ports['pgbouncer_exporter']}/metrics"),
         )  # fmt: skip
