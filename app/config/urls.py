@@ -1,9 +1,10 @@
-from bazaar.common import errors, health
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from bazaar.common import errors, health
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),

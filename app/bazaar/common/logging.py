@@ -95,7 +95,8 @@ def configure_logging(*, log_format: str, level: str) -> dict:
             "celery": {"level": level.upper()},
             # Our access line (bazaar.http) replaces django-structlog's started/finished pair;
             # its middleware still binds request_id and user_id for every other line.
-            "django_structlog.middlewares": {"level": "WARNING"},
+            "django_structlog.middlewares": {"level": "ERROR"},
+            "django.request": {"level": "ERROR"},
         },
     }
 

@@ -20,13 +20,23 @@ logger = structlog.get_logger(__name__)
 CHARGE_SUCCEEDED = "succeeded"
 
 
-@cache
 def get_gateway() -> PaymentGateway:
+    return _gateway(
+        settings.PAYMENT_PROVIDER_URL,
+        settings.PAYMENT_PROVIDER_API_KEY,
+        settings.PAYMENT_WEBHOOK_SECRET,
+        settings.PAYMENT_PROVIDER_TIMEOUT,
+    )
+
+
+@cache
+def _gateway(base_url: str, api_key: str, webhook_secret: str, timeout: float) -> PaymentGateway:
+    """One gateway (and its connection pool) per configuration."""
     return HttpPaymentGateway(
-        base_url=settings.PAYMENT_PROVIDER_URL,
-        api_key=settings.PAYMENT_PROVIDER_API_KEY,
-        webhook_secret=settings.PAYMENT_WEBHOOK_SECRET,
-        timeout=(2.0, settings.PAYMENT_PROVIDER_TIMEOUT),
+        base_url=base_url,
+        api_key=api_key,
+        webhook_secret=webhook_secret,
+        timeout=(2.0, timeout),
     )
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+
 from bazaar.common.logging import configure_logging
 
 APP_DIR = Path(__file__).resolve().parent.parent.parent
@@ -264,6 +265,24 @@ DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
 # Exported per scrape by `bazaar exporter` instead: at app start it would query the database
 # in every process and crash-loop pods while the database is down.
 PROMETHEUS_EXPORT_MIGRATIONS = False
+# 0.3 s is the latency SLO's threshold, so it must be a bucket boundary.
+PROMETHEUS_LATENCY_BUCKETS = (
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.3,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    float("inf"),
+)
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
 SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)

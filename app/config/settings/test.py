@@ -11,3 +11,4 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {  # noqa: F405
     scope: env.str(f"THROTTLE_{scope.upper()}", default="10000/min")
     for scope in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]  # noqa: F405
 }
+WHITENOISE_AUTOREFRESH = True

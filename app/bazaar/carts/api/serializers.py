@@ -1,5 +1,7 @@
 from decimal import Decimal
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bazaar.catalog.models import Product
@@ -23,8 +25,9 @@ class CartItemSerializer(serializers.ModelSerializer):
         fields = ["id", "product", "quantity", "line_total", "added_at"]
         read_only_fields = fields
 
-    def get_line_total(self, item: CartItem) -> Decimal:
-        return quantize(item.product.price * item.quantity)
+    @extend_schema_field(OpenApiTypes.DECIMAL)
+    def get_line_total(self, item: CartItem) -> str:
+        return str(quantize(item.product.price * item.quantity))
 
 
 class CartItemAddSerializer(serializers.Serializer):
@@ -53,8 +56,10 @@ class CartSerializer(serializers.ModelSerializer):
     def get_items(self, cart: Cart) -> list[dict]:
         return CartItemSerializer(self._items(cart), many=True).data
 
-    def get_total(self, cart: Cart) -> Decimal:
-        return quantize(sum((i.product.price * i.quantity for i in self._items(cart)), Decimal(0)))
+    @extend_schema_field(OpenApiTypes.DECIMAL)
+    def get_total(self, cart: Cart) -> str:
+        items = self._items(cart)
+        return str(quantize(sum((i.product.price * i.quantity for i in items), Decimal(0))))
 
     def get_currency(self, cart: Cart) -> str | None:
         items = self._items(cart)
