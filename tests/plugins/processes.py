@@ -20,7 +20,6 @@ import os
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 import urllib.error
@@ -34,7 +33,8 @@ import psutil
 
 FIRST_PORT = 20000
 EPHEMERAL_PORTS_START = 32768
-PORT_LOCK_DIR = Path(tempfile.gettempdir()) / "bazaar-test-ports"
+# Fixed, not TMPDIR-relative: every session on the machine must see the same locks.
+PORT_LOCK_DIR = Path("/tmp/bazaar-test-ports")
 
 _held_port_locks: dict[int, IO[bytes]] = {}
 _port_lock = threading.Lock()
@@ -166,16 +166,19 @@ class ManagedProcess:
             log.write(f"--- {time.strftime('%H:%M:%S')} start: {' '.join(self.command)}\n".encode())
             log.flush()
             self._run_log_offset = log.tell()
-            self._popen = subprocess.Popen(
-                self.command,
-                env=self.env,
-                cwd=self.cwd,
-                user=self.user,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            try:
+                self._popen = subprocess.Popen(
+                    self.command,
+                    env=self.env,
+                    cwd=self.cwd,
+                    user=self.user,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as error:
+                raise ProcessStartError(f"{self.name} could not be started: {error}") from error
         self._paused = False
         _live_processes.add(self)
         return self

@@ -21,20 +21,24 @@ import), and these variables are exported for the whole session (see docs/runtim
 ``BAZAAR_TEST_SERVICES=0`` starts nothing and exports nothing (pytest-django then builds its
 usual SQLite test database). ``--collect-only``, ``--help`` and ``--version`` start nothing
 either, and under pytest-xdist each worker starts its own set while the controller starts none.
-All ports are probed from 20000 upward; logs and data live in one temporary directory, printed
-in the report header and kept when the session fails.
+Ports come from ``free_port()`` (20000-32767, never the busy ephemeral range) and a service
+whose port was taken between probe and bind boots again on another. Logs and data live in one
+temporary directory, shown in the report header with the startup time and kept when the
+session fails; a service that does not come up fails the session with its log tail.
 
 Fixtures
 --------
 ``services`` (session)
-    The running ``Services``: ``services.postgres`` (``stop()``, ``start()``, ``restart()``,
-    ``kill()``, ``connect()``, ``port``, ``url``), ``services.pgbouncer`` (``show_pools()``,
-    ``admin_query(sql)``, ``stop()``/``start()``, ``port``, ``url``), ``services.redis``
-    (``stop()``, ``start()``, ``restart()``, ``pause()``, ``resume()``, ``client(db)``,
-    ``port``, ``url``) and ``services.smtp`` (``messages()``, ``wait_for_messages(n)``,
-    ``clear()``, ``port``, ``url``). Tests that request it are skipped when services are off.
+    The running ``Services``. Each of ``services.postgres``, ``.pgbouncer``, ``.redis`` and
+    ``.smtp`` has ``port``, ``url``, ``process`` (its ``ManagedProcess``) and ``stop()``,
+    ``start()`` (same port), ``restart()``, ``kill()``, ``pause()``, ``resume()`` for
+    reliability tests. Besides: ``postgres.connect()`` (direct), ``pgbouncer.connect()``,
+    ``pgbouncer.show_pools()``, ``pgbouncer.admin_query("SHOW ...")``, ``redis.client(db)``,
+    ``smtp.messages()`` (``EmailMessage`` objects, oldest first), ``smtp.wait_for_messages(n)``
+    and ``smtp.clear()``. Tests that request it are skipped when services are off.
 ``psp`` (session, started on first use)
-    The payment-provider simulator, run as ``bazaar psp-simulator``; ``psp.url``. Its URL is
+    The payment-provider simulator, run as ``bazaar psp-simulator`` with ``PORT`` (and the
+    ``PSP_*`` variables of the environment); ``psp.url``, ``psp.process``. Its URL is
     exported as ``PAYMENT_PROVIDER_URL`` to ``os.environ`` (so workers started afterwards see
     it) and to ``django.conf.settings``.
 ``celery_worker`` (function)
@@ -114,6 +118,19 @@ def _write_service_file(path: Path, text: str) -> None:
     if user is not None:
         account = pwd.getpwnam(user)
         os.chown(path, account.pw_uid, account.pw_gid)
+
+
+def _run_as_service_user(command: Sequence[object], *, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        user=_service_user(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
 
 
 def _database_url(port: int) -> str:
@@ -524,9 +541,11 @@ class Services:
         self.redis = Redis(self.root, self.log_dir)
         self.smtp = SmtpSink(self.root, self.log_dir)
         self._worker_count = 0
+        self.startup_seconds = 0.0
 
     def start(self) -> None:
         """Boot everything, Redis and SMTP beside Postgres, or stop what started and raise."""
+        began = time.monotonic()
         try:
             self.redis.spawn()
             self.smtp.spawn()
@@ -539,6 +558,7 @@ class Services:
         except BaseException:
             self.stop()
             raise
+        self.startup_seconds = time.monotonic() - began
 
     def stop(self) -> None:
         for service in (self.pgbouncer, self.postgres, self.redis, self.smtp):
@@ -562,19 +582,6 @@ class Services:
         work_dir = self.root / "workers" / f"{pool}-{self._worker_count}"
         work_dir.mkdir(parents=True)
         return work_dir
-
-
-def _run_as_service_user(command: Sequence[object], *, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(part) for part in command],
-        cwd=cwd,
-        user=_service_user(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        check=False,
-    )
 
 
 # --- pytest hooks ---------------------------------------------------------------------------
@@ -634,7 +641,8 @@ def pytest_report_header(config: pytest.Config) -> str:
     return (
         f"bazaar services: postgres :{services.postgres.port}, "
         f"pgbouncer :{services.pgbouncer.port}, redis :{services.redis.port}, "
-        f"smtp :{services.smtp.port}; files {services.root}"
+        f"smtp :{services.smtp.port}; started in {services.startup_seconds:.1f}s; "
+        f"files {services.root}"
     )
 
 

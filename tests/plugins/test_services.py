@@ -412,3 +412,12 @@ def test_each_xdist_worker_gets_its_own_services(tmp_path):
     database_urls = {environment["DATABASE_URL"] for environment in recorded.values()}
     assert len(database_urls) == 2
     assert None not in database_urls
+
+
+def test_a_service_that_cannot_start_fails_the_session_with_a_clear_error(tmp_path):
+    no_servers_on_path = str(tmp_path)
+    result = _run_inner_session(tmp_path, PATH=no_servers_on_path, TMPDIR=str(tmp_path))
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "bazaar test services failed to start" in result.stderr
+    assert "redis-server" in result.stderr
+    assert not _recorded_environments(tmp_path)
