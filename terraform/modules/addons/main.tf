@@ -80,12 +80,13 @@ resource "helm_release" "traefik" {
       }
     }
     service = {
-      # Local keeps the client address; the NLB only sends traffic to nodes running Traefik.
-      spec = { externalTrafficPolicy = "Local" }
       annotations = {
         "service.beta.kubernetes.io/aws-load-balancer-type"            = "external"
         "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type" = "ip"
         "service.beta.kubernetes.io/aws-load-balancer-scheme"          = "internet-facing"
+        # IP targets hide the client address unless the NLB preserves it; Bazaar's throttling,
+        # lockout and access logs need the real one.
+        "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes" = "preserve_client_ip.enabled=true"
       }
     }
     metrics = {

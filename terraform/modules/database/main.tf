@@ -2,6 +2,8 @@ data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
+data "aws_region" "current" {}
+
 # One customer-managed key for the storage, Performance Insights, the password secret and the
 # exported logs, so access to all of them is governed (and audited) in one key policy.
 resource "aws_kms_key" "this" {
@@ -178,8 +180,6 @@ resource "aws_cloudwatch_log_group" "postgres" {
   kms_key_id        = aws_kms_key.this.arn
   tags              = var.tags
 }
-
-data "aws_region" "current" {}
 
 resource "aws_db_instance" "this" {
   identifier     = var.name
