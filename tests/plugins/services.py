@@ -564,8 +564,14 @@ class Services:
         for service in (self.pgbouncer, self.postgres, self.redis, self.smtp):
             service.stop()
 
-    def remove_files(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+    def remove_files(self, *, keep_logs: bool) -> None:
+        """Delete data and logs, or everything but the logs (a failed session's evidence)."""
+        if not keep_logs:
+            shutil.rmtree(self.root, ignore_errors=True)
+            return
+        for entry in self.root.iterdir():
+            if entry != self.log_dir:
+                shutil.rmtree(entry, ignore_errors=True)
 
     def environment(self) -> dict[str, str]:
         return {
@@ -612,6 +618,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser, args):
         try:
             services.start()
         except ProcessStartError as error:
+            services.remove_files(keep_logs=True)
             raise pytest.UsageError(
                 f"bazaar test services failed to start (logs: {services.log_dir}):\n{error}"
             ) from error
@@ -671,8 +678,7 @@ def _shut_down(config: pytest.Config) -> None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    if not config.stash.get(session_failed_key, True):
-        services.remove_files()
+    services.remove_files(keep_logs=config.stash.get(session_failed_key, True))
 
 
 # --- fixtures -------------------------------------------------------------------------------
