@@ -40,9 +40,9 @@ POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 DEBIAN_PYTHON = "/usr/bin/python3"
 LOAD_BALANCER_PORT = 8080
 PROMETHEUS_PORT = 9090
-# Internal ports are probed from here: above the test fixtures' usual range, below the
-# ephemeral range (32768-60999) that is busy on these machines.
-FIRST_INTERNAL_PORT = 24000
+# Internal ports are probed from here: well above where the test fixtures probe from (20000),
+# below the ephemeral range (32768-60999) that is busy on these machines.
+FIRST_INTERNAL_PORT = 29000
 WEB_PROCESSES = 2
 DATABASE = "bazaar"
 DATABASE_USER = "bazaar"
@@ -185,12 +185,17 @@ class Stack:
         )
 
     def _stop_all(self, state: Mapping) -> None:
+        """Stop every recorded group, newest first, and check nothing of ours is left.
+
+        Internal ports are only probed, never reserved, so once our processes are gone another
+        program may legitimately bind one; the fixed public ports must be free though.
+        """
         processes = self._recorded(state)
         for process in reversed(processes):
             process.stop(STOP_TIMEOUT)
         leftovers = [p.name for p in processes if p.is_alive() or p.group_members()]
-        ports = [port for port in state.get("ports", {}).values() if isinstance(port, int)]
-        ports_in_use = [] if wait_until(lambda: all(map(port_is_free, ports)), 10) else ports
+        public = (LOAD_BALANCER_PORT, PROMETHEUS_PORT)
+        ports_in_use = [] if wait_until(lambda: all(map(port_is_free, public)), 10) else public
         if leftovers or ports_in_use:
             raise StackError(f"still running: {leftovers}; ports still bound: {ports_in_use}")
         self.state_file.unlink(missing_ok=True)
