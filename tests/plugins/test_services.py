@@ -364,7 +364,7 @@ def _run_inner_session(tmp_path: Path, *args: str, **environment: str):
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in EXPORTED_KEYS and not key.startswith("PYTEST_")
+        if key not in (*EXPORTED_KEYS, "BAZAAR_TEST_SERVICES") and not key.startswith("PYTEST_")
     }
     env["PYTHONPATH"] = str(REPO_ROOT)
     # Only the plugins the session needs: the others (hypothesis, faker, ...) cost seconds.
