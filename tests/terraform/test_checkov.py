@@ -43,6 +43,8 @@ def report() -> dict[str, Any]:
         text=True,
         check=False,
     )
+    # An ImportError of START_LINE here means PyPI python-hcl2 overwrote the `hcl2` module of
+    # checkov's bc-python-hcl2 in this environment.
     assert completed.stdout.strip(), completed.stderr[-3000:]
     (result,) = [json.loads(completed.stdout)]
     assert isinstance(result, dict) and result.get("check_type") == "terraform", result

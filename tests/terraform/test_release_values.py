@@ -163,6 +163,36 @@ def test_values_render_with_the_helm_engine(objects):
     assert {"Deployment", "Ingress", "ExternalSecret", "ScaledObject"} <= kinds
 
 
+def test_objects_are_valid_for_the_clusters_kubernetes_version(objects):
+    """Built-in kinds validate for the cluster module's Kubernetes minor, custom resources
+    (ExternalSecret, ScaledObject, ServiceMonitor, ...) against their CRD schemas."""
+    from tests.chart.test_schemas import CUSTOM_RESOURCES, crd_validator, kubernetes_errors
+
+    minor = hcl.load(hcl.MODULES_DIR / "cluster").variables["kubernetes_version"].default
+    errors = kubernetes_errors(objects, minor)
+    for obj in objects:
+        schema_file = CUSTOM_RESOURCES.get((obj["apiVersion"], obj["kind"]))
+        if schema_file:
+            errors += [
+                f"{obj['kind']}/{obj['metadata']['name']}: {error.message}"
+                for error in crd_validator(schema_file).iter_errors(obj)
+            ]
+    assert errors == []
+
+
+def test_external_secret_uses_the_api_version_of_the_cluster_secret_store(objects):
+    """The chart's ExternalSecret and the addons module's ClusterSecretStore speak one version."""
+    from tests.terraform.test_cluster_config_chart import render_cluster_config
+
+    (external_secret,) = _of(objects, "ExternalSecret")
+    store = render_cluster_config()["ClusterSecretStore"]
+    assert external_secret["apiVersion"] == store["apiVersion"]
+    assert external_secret["spec"]["secretStoreRef"] == {
+        "name": store["metadata"]["name"],
+        "kind": "ClusterSecretStore",
+    }
+
+
 def test_datastores_are_external_and_nothing_is_bundled(objects):
     """Managed Postgres and Redis only: no bundled StatefulSet, no CloudNativePG cluster."""
     kinds = {obj["kind"] for obj in objects}
