@@ -19,6 +19,6 @@ output "url" {
 }
 
 output "values" {
-  description = "The values handed to the chart, for review with `terraform output -raw values`."
+  description = "The values handed to the chart (YAML), for review."
   value       = local.values
 }
