@@ -22,8 +22,12 @@ LAST_PROBED_PORT = 32767
 STARTUP_TIMEOUT_SECONDS = 10.0
 
 
-def bind_free_port(host: str = "127.0.0.1") -> socket.socket:
-    """Return a listening TCP socket on the first free port from FIRST_PROBED_PORT upward."""
+def bind_free_port(host: str = "127.0.0.1", *, listen: bool = True) -> socket.socket:
+    """Return a TCP socket bound to the first free port from FIRST_PROBED_PORT upward.
+
+    With `listen=False` the port stays reserved but refuses connections, which is how a test
+    gets an address that is certainly unreachable.
+    """
     for port in range(FIRST_PROBED_PORT, LAST_PROBED_PORT + 1):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
@@ -31,7 +35,8 @@ def bind_free_port(host: str = "127.0.0.1") -> socket.socket:
         except OSError:
             sock.close()
             continue
-        sock.listen(128)
+        if listen:
+            sock.listen(128)
         return sock
     raise RuntimeError(f"no free port between {FIRST_PROBED_PORT} and {LAST_PROBED_PORT}")
 

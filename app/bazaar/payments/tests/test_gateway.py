@@ -122,12 +122,12 @@ def test_timeout_is_transient_and_the_retry_returns_the_charge_made_meanwhile(
 
 
 def test_unreachable_provider_is_transient():
-    sock = bind_free_port()
-    port = sock.getsockname()[1]
-    sock.close()
-    gateway = HttpPaymentGateway(f"http://127.0.0.1:{port}", API_KEY, WEBHOOK_SECRET)
-    with gateway, pytest.raises(TransientPaymentError):
-        capture(gateway, "capture-unreachable")
+    with bind_free_port(listen=False) as refusing:
+        port = refusing.getsockname()[1]
+        gateway = HttpPaymentGateway(f"http://127.0.0.1:{port}", API_KEY, WEBHOOK_SECRET)
+        with gateway, pytest.raises(TransientPaymentError) as raised:
+            capture(gateway, "capture-unreachable")
+    assert isinstance(raised.value.__cause__, httpx.ConnectError)
 
 
 def test_idempotent_replay_returns_the_same_charge(gateway, simulator):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -15,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from bazaar.payments.gateways import InvalidWebhookSignature, signatures
@@ -346,7 +348,7 @@ def test_replays_and_transient_failures_send_no_webhook(client, webhook_receiver
         references.append(json.loads(body)["data"]["object"]["id"])
     state = sim_charges(client)["idempotency_keys"]
     assert sorted(references) == sorted([state["quiet"]["charge_id"], state["marker"]["charge_id"]])
-    assert webhook_receiver.requests.empty()
+    assert len(client.get("/_sim/webhooks").json()["deliveries"]) == 2
 
 
 def test_failed_webhook_delivery_is_retried_with_a_fresh_signature(client, webhook_receiver):
@@ -427,38 +429,54 @@ def test_verify_rejects_bad_signatures(payload, header, now):
         signatures.verify(payload, header, WEBHOOK_SECRET, now=now)
 
 
+def listening_ports(process: subprocess.Popen) -> set[int]:
+    try:
+        connections = psutil.Process(process.pid).net_connections(kind="tcp")
+    except psutil.NoSuchProcess:
+        return set()
+    return {conn.laddr.port for conn in connections if conn.status == psutil.CONN_LISTEN}
+
+
+@contextlib.contextmanager
+def simulator_process(environment: dict[str, str]) -> Iterator[str]:
+    """Run `python -m bazaar.payments.simulator` on a free port; yields its base URL.
+
+    The port is free when probed but may be taken before the child binds it (parallel test
+    workers probe the same range), so a child that exits instead of listening is started again
+    on another port. Listening is checked on the child itself, never through a port that
+    another server could be answering on.
+    """
+    for _ in range(5):
+        sock = bind_free_port()
+        port = sock.getsockname()[1]
+        sock.close()
+        env = {**os.environ, **environment, "PYTHONPATH": str(APP_DIR), "PORT": str(port)}
+        process = subprocess.Popen([sys.executable, "-m", "bazaar.payments.simulator"], env=env)
+        try:
+            deadline = time.monotonic() + WAIT_SECONDS
+            while port not in listening_ports(process):
+                if process.poll() is not None:
+                    break
+                assert time.monotonic() < deadline, "the simulator did not start listening"
+                time.sleep(0.05)
+            else:
+                yield f"http://127.0.0.1:{port}"
+                return
+        finally:
+            process.terminate()
+            process.wait(timeout=WAIT_SECONDS)
+    pytest.fail("the simulator could not bind a free port")
+
+
 def test_module_entry_point_reads_its_environment():
     """`python -m bazaar.payments.simulator` is what the `psp-simulator` launcher role runs."""
-    sock = bind_free_port()
-    port = sock.getsockname()[1]
-    sock.close()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(APP_DIR),
-        "PORT": str(port),
-        "PSP_API_KEY": "sk_from_env",
-        "PSP_DECLINE_RATE": "1",
-        "LOG_LEVEL": "WARNING",
-    }
-    process = subprocess.Popen([sys.executable, "-m", "bazaar.payments.simulator"], env=env)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + WAIT_SECONDS
-        while True:
-            assert process.poll() is None, "the simulator exited"
-            assert time.monotonic() < deadline, "the simulator did not come up"
-            try:
-                httpx.get(f"{url}/healthz").raise_for_status()
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
+    environment = {"PSP_API_KEY": "sk_from_env", "PSP_DECLINE_RATE": "1", "LOG_LEVEL": "WARNING"}
+    with simulator_process(environment) as url:
+        assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
         headers = {"Authorization": "Bearer sk_from_env", "Idempotency-Key": "env"}
         response = httpx.post(f"{url}/v1/charges", json=CHARGE, headers=headers)
         assert response.status_code == 402
         assert httpx.get(f"{url}/_sim/config").json()["decline_rate"] == 1.0
-    finally:
-        process.terminate()
-        process.wait(timeout=WAIT_SECONDS)
 
 
 def test_module_entry_point_refuses_invalid_environment():
