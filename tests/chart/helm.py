@@ -53,7 +53,7 @@ def merge_values(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
 def load_values(
     values_files: Iterable[str | Path] = (), set_values: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The user-supplied values of ``-f`` files plus ``--set`` overrides (chart defaults excluded)."""
+    """User values: ``-f`` files, then ``--set`` overrides (chart defaults not included)."""
     layers = [yaml.safe_load(Path(path).read_text()) or {} for path in values_files]
     return merge_values(*layers, set_values)
 

@@ -1,4 +1,4 @@
-"""Rendered scenarios and kustomize outputs shared by the chart tests (rendered once per session)."""
+"""Rendered scenarios and kustomize outputs shared by the chart tests, rendered once a session."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ sys.exit(Checkov().run())
 
 
 def run_checkov(directory: Path) -> list[dict[str, Any]]:
-    """checkov's JSON report of the Kubernetes manifests under directory, one entry per framework."""
+    """checkov's JSON report on the Kubernetes manifests under directory, one per framework."""
     completed = subprocess.run(
         [
             sys.executable,
@@ -109,7 +109,6 @@ def run_checkov(directory: Path) -> list[dict[str, Any]]:
             "--framework",
             "kubernetes",
             "--compact",
-            "--quiet",
             "--skip-download",
             "--output",
             "json",
