@@ -110,7 +110,7 @@ def role_exporter(args: argparse.Namespace) -> None:
 
 def role_migrate(args: argparse.Namespace) -> int:
     _setup_django()
-    from bazaar.common.migrations import migrate_under_lock, unapplied_migrations, wait_for_schema
+    from bazaar.common.schema import migrate_under_lock, unapplied_migrations, wait_for_schema
 
     if args.check:
         if args.wait:

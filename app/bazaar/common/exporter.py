@@ -71,7 +71,7 @@ class MigrationsCollector:
     def collect(self):
         from django.db import DatabaseError
 
-        from .migrations import unapplied_migrations
+        from .schema import unapplied_migrations
 
         unapplied = GaugeMetricFamily(
             "django_migrations_unapplied_total",

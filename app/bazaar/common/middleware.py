@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 import structlog
+from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
@@ -34,6 +35,34 @@ class ProbeMiddleware:
         view = PROBE_VIEWS.get(request.path_info.rstrip("/") or request.path_info)
         if view is not None:
             return view(request)
+        return self.get_response(request)
+
+
+class BodySizeLimitMiddleware:
+    """Refuse bodies over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` before anything reads them.
+
+    Django enforces the limit only when ``request.body`` is read; DRF's parsers read the
+    stream, so without this a huge JSON body would be parsed in full.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if limit is not None and length > limit and not request.path.startswith("/admin/"):
+            return JsonResponse(
+                envelope(
+                    code="request_too_large",
+                    message=f"The request body is larger than {limit} bytes.",
+                    details={"max_bytes": limit},
+                ),
+                status=413,
+            )
         return self.get_response(request)
 
 
@@ -77,8 +106,11 @@ class ServerTimingMiddleware:
             f'app;dur={elapsed_ms:.1f}, db;dur={db_ms:.1f};desc="{queries["count"]} queries"'
         )
         log = access_log.warning if response.status_code >= 500 else access_log.info
+        # DRF sets the authenticated (JWT) user on the Django request as well.
+        user = getattr(request, "user", None)
         log(
             "http_request",
+            user_id=getattr(user, "pk", None),
             method=request.method,
             path=request.path,
             status=response.status_code,

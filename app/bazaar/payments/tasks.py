@@ -8,8 +8,9 @@ from .gateways.base import TransientPaymentError
 
 
 def _backoff_seconds(retries: int) -> float:
-    """Exponential backoff with full jitter, capped at a minute."""
-    return random.uniform(0, min(60.0, 2.0 ** (retries + 1)))  # noqa: S311 - not security
+    """Exponential backoff with full jitter, capped at ``PAYMENT_CAPTURE_BACKOFF_MAX``."""
+    ceiling = min(settings.PAYMENT_CAPTURE_BACKOFF_MAX, 2.0 ** (retries + 1))
+    return random.uniform(0, ceiling)  # noqa: S311 - jitter, not security
 
 
 @shared_task(

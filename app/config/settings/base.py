@@ -46,12 +46,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "bazaar.common.middleware.ProbeMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "bazaar.common.middleware.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
     "bazaar.common.middleware.RequestIdHeaderMiddleware",
+    # Inside django-structlog's middleware, so the access line carries the request id.
+    "bazaar.common.middleware.ServerTimingMiddleware",
     "bazaar.common.middleware.ErrorEnvelopeMiddleware",
+    "bazaar.common.middleware.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -235,6 +237,7 @@ PAYMENT_PROVIDER_API_KEY = env.str("PAYMENT_PROVIDER_API_KEY", default="sk_test_
 PAYMENT_WEBHOOK_SECRET = env.str("PAYMENT_WEBHOOK_SECRET", default="whsec_bazaar_dev")
 PAYMENT_PROVIDER_TIMEOUT = env.float("PAYMENT_PROVIDER_TIMEOUT", default=10.0)
 PAYMENT_CAPTURE_MAX_RETRIES = env.int("PAYMENT_CAPTURE_MAX_RETRIES", default=8)
+PAYMENT_CAPTURE_BACKOFF_MAX = env.float("PAYMENT_CAPTURE_BACKOFF_MAX", default=60.0)
 
 # --- Email --------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
@@ -261,6 +264,8 @@ USE_TZ = True
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# Keep the id the ingress (or a calling service) put in X-Request-ID, so logs join across hops.
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = env.bool("TRUST_UPSTREAM_REQUEST_ID", default=True)
 DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
 # Exported per scrape by `bazaar exporter` instead: at app start it would query the database
 # in every process and crash-loop pods while the database is down.

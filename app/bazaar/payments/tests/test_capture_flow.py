@@ -107,7 +107,9 @@ def test_declined_card_fails_the_order_and_restores_stock(shop, psp, celery_work
 
 def test_transient_provider_errors_are_retried_until_paid(shop, psp, celery_worker):
     sim_config(psp, failure_rate=0.6)
-    celery_worker()
+    celery_worker(
+        extra_env={"PAYMENT_CAPTURE_BACKOFF_MAX": "1", "PAYMENT_CAPTURE_MAX_RETRIES": "30"}
+    )
     order_ids = [place_order()[0] for _ in range(5)]
     wait_for(
         lambda: all(order_status(o) == "paid" for o in order_ids), timeout=120, what="all paid"

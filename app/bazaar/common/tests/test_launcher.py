@@ -1,0 +1,213 @@
+"""The launcher's roles as real processes: gunicorn with prod settings, migrations under the
+advisory lock, deploy checks, probes and multiprocess metrics."""
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.plugins.processes import ManagedProcess, free_port
+from tests.plugins.services import APP_DIR, launcher_command
+
+PROD_SECRET = secrets.token_urlsafe(64)
+
+
+def prod_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.prod",
+        "SECRET_KEY": PROD_SECRET,
+        "ALLOWED_HOSTS": "shop.example.com",
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "LOG_FORMAT": "json",
+        **extra,
+    }
+
+
+def run_launcher(*args: str, env: dict[str, str], timeout: float = 120):
+    return subprocess.run(
+        [*launcher_command(), *args],
+        env=env,
+        cwd=APP_DIR,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def web(services, django_db_setup, django_db_blocker, tmp_path):
+    port = free_port()
+    process = ManagedProcess(
+        "web",
+        [*launcher_command(), "web"],
+        log_dir=tmp_path,
+        cwd=APP_DIR,
+        env=prod_env(
+            tmp_path,
+            PORT=str(port),
+            HOST="127.0.0.1",
+            WEB_CONCURRENCY="2",
+            PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+        ),
+        ready_url=f"http://127.0.0.1:{port}/healthz",
+    )
+    process.start(60)
+    process.base_url = f"http://127.0.0.1:{port}"
+    process.metrics_dir = tmp_path / "metrics"
+    yield process
+    assert process.stop(timeout=40) == 0, process.log_tail()
+
+
+def test_prod_answers_kubelet_probes_on_the_pod_ip_without_redirect(web):
+    pod_ip = {"Host": "10.244.3.9:8000"}
+    assert httpx.get(f"{web.base_url}/healthz", headers=pod_ip).status_code == 200
+    ready = httpx.get(f"{web.base_url}/readyz", headers=pod_ip)
+    assert ready.status_code == 200, ready.text
+    # Everything else is host-checked and redirected to HTTPS.
+    assert httpx.get(f"{web.base_url}/api/v1/products/", headers=pod_ip).status_code == 400
+    shop = {"Host": "shop.example.com"}
+    redirect = httpx.get(f"{web.base_url}/api/v1/products/", headers=shop)
+    assert redirect.status_code == 301
+    assert redirect.headers["Location"].startswith("https://shop.example.com/")
+    tls = httpx.get(
+        f"{web.base_url}/api/v1/products/", headers={**shop, "X-Forwarded-Proto": "https"}
+    )
+    assert tls.status_code == 200
+    assert "Strict-Transport-Security" in tls.headers
+
+
+def _counter_total(metrics_text: str, name: str, **labels: str) -> float:
+    total = 0.0
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
+def test_metrics_from_two_gunicorn_workers_add_up(web):
+    headers = {"Host": "shop.example.com", "X-Forwarded-Proto": "https"}
+    requests = 60
+
+    def hit(count: int) -> None:
+        for _ in range(count):
+            # A new connection each time, so both workers get requests.
+            with httpx.Client(headers=headers) as client:
+                assert client.get(f"{web.base_url}/api/v1/categories/").status_code == 200
+
+    threads = [threading.Thread(target=hit, args=(requests // 4,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    pids = {
+        re.search(r"_(\d+)\.db$", f.name).group(1) for f in web.metrics_dir.glob("counter_*.db")
+    }
+    assert len(pids) >= 2, f"requests reached one worker only: {pids}"
+    scraped = httpx.get(f"{web.base_url}/metrics", headers=headers).text
+    served = _counter_total(
+        scraped,
+        "django_http_responses_total_by_status_view_method_total",
+        view="category-list",
+        status="200",
+    )
+    assert served == requests
+
+
+def test_log_lines_are_json_with_the_request_id(web):
+    headers = {"Host": "shop.example.com", "X-Forwarded-Proto": "https", "X-Request-ID": "trace-42"}
+    httpx.get(f"{web.base_url}/api/v1/products/", headers=headers)
+    httpx.post(
+        f"{web.base_url}/api/v1/auth/token/",
+        headers=headers,
+        json={"email": "nobody@example.com", "password": "s3cret-Pa55word"},
+    )
+    time.sleep(0.5)
+    lines = [line for line in web.output_of_last_run().splitlines() if line.startswith("{")]
+    records = [json.loads(line) for line in lines]
+    access = [
+        r for r in records if r.get("event") == "http_request" and r.get("request_id") == "trace-42"
+    ]
+    assert {(r["method"], r["path"], r["status"]) for r in access} == {
+        ("GET", "/api/v1/products/", 200),
+        ("POST", "/api/v1/auth/token/", 401),
+    }
+    assert all(
+        {"timestamp", "level", "logger", "latency_ms", "user_id"} <= r.keys() for r in access
+    )
+    assert "s3cret-Pa55word" not in web.output_of_last_run()
+
+
+def test_prod_refuses_to_start_without_a_real_secret_key(tmp_path):
+    for bad in ("", "short", "django-insecure-" + "x" * 60):
+        result = run_launcher("check", env={**prod_env(tmp_path), "SECRET_KEY": bad})
+        assert result.returncode != 0
+        assert "SECRET_KEY" in result.stderr
+
+
+def test_prod_passes_the_deploy_checks(tmp_path):
+    result = run_launcher("check", env=prod_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout + result.stderr
+
+
+def test_concurrent_migrations_wait_for_each_other_on_a_fresh_database(services, tmp_path):
+    name = f"fresh_{secrets.token_hex(4)}"
+    with services.postgres.connect() as connection:
+        connection.execute(f"CREATE DATABASE {name} OWNER bazaar")
+    direct = services.postgres.url.rsplit("/", 1)[0] + f"/{name}"
+    pooled = services.pgbouncer.url.rsplit("/", 1)[0] + f"/{name}"
+    env = prod_env(tmp_path, DATABASE_URL=pooled, DATABASE_DIRECT_URL=direct)
+
+    pending = run_launcher("migrate", "--check", env=env)
+    assert pending.returncode == 1
+    assert "unapplied: accounts.0001_initial" in pending.stderr
+
+    runs = [
+        subprocess.Popen(
+            [*launcher_command(), "migrate"],
+            env=env,
+            cwd=APP_DIR,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [run.communicate(timeout=180)[1] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], outputs
+    assert sum("migrate_waiting_for_lock" in output for output in outputs) >= 1
+    assert run_launcher("migrate", "--check", env=env).returncode == 0
+    assert run_launcher("migrate", "--check", "--wait", "--timeout", "5", env=env).returncode == 0
+    with psycopg.connect(direct) as connection:
+        tables = connection.execute(
+            "SELECT count(*) FROM django_migrations WHERE app = 'orders'"
+        ).fetchone()[0]
+    assert tables >= 1
+
+
+def test_worker_and_beat_probes_follow_their_files(celery_worker, services, tmp_path):
+    worker = celery_worker()
+    env = {
+        **os.environ,
+        "CELERY_HEARTBEAT_FILE": str(worker.heartbeat_file),
+        "CELERY_READY_FILE": str(worker.ready_file),
+    }
+    assert run_launcher("probe", "worker", env=env).returncode == 0
+    assert run_launcher("probe", "worker", "--ready", env=env).returncode == 0
+    os.utime(worker.heartbeat_file, (time.time() - 600, time.time() - 600))
+    assert run_launcher("probe", "worker", "--max-age", "60", env=env).returncode == 1
+    stale = {**env, "CELERY_BEAT_TICK_FILE": str(tmp_path / "never-ticked")}
+    assert run_launcher("probe", "beat", env=stale).returncode == 1
+    metrics = httpx.get(f"http://127.0.0.1:{worker.metrics_port}/metrics").text
+    assert 'bazaar_celery_worker_heartbeat_timestamp_seconds{pool="default"}' in metrics
