@@ -1,0 +1,89 @@
+# Bazaar: the two commands first (`make run`, `make test`), then the operator's tools.
+# Works on a fresh Debian machine with only Python 3.11+, make and git: uv is bootstrapped into
+# .tools/ when it is not on PATH, and `make test` installs the Debian packages it needs.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+DEBIAN_PACKAGES := postgresql pgbouncer redis-server haproxy prometheus prometheus-alertmanager \
+	prometheus-pgbouncer-exporter prometheus-redis-exporter
+PYTEST_ARGS ?=
+
+export UV_LINK_MODE ?= copy
+
+.PHONY: help run test lint format deps sync chart-sync stack stack-down stack-logs stack-status \
+	loadtest bench schema clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+sync: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv) ## install the locked dependencies into .venv
+	$(UV) sync --frozen
+
+run: sync ## the app on http://127.0.0.1:8000 (SQLite, in-process tasks, demo data)
+	DJANGO_SETTINGS_MODULE=config.settings.dev \
+	DJANGO_SUPERUSER_EMAIL=$${DJANGO_SUPERUSER_EMAIL:-admin@bazaar.local} \
+	DJANGO_SUPERUSER_PASSWORD=$${DJANGO_SUPERUSER_PASSWORD:-bazaar-admin} \
+	$(UV) run bazaar dev --addr 127.0.0.1:8000
+
+deps: ## install the Debian packages the tests and the stack run (as root; else print the command)
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+		| grep -q "ok installed" || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Debian packages: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else \
+		echo "Missing Debian packages. Run: sudo apt-get install -y $$missing"; exit 1; \
+	fi
+
+lint: sync ## ruff lint and format check
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+format: sync ## format the code
+	$(UV) run ruff check --fix .
+	$(UV) run ruff format .
+
+test: deps lint ## everything: lint, unit and real-service tests, chart, stack, observability, load
+	$(UV) run pytest $(PYTEST_ARGS)
+
+chart-sync: sync ## copy observability/ rules and dashboards into the chart
+	$(UV) run python -m tools.sync_chart_observability
+
+schema: sync ## regenerate the committed OpenAPI schema
+	cd app && $(UV) run python manage.py spectacular --validate --fail-on-warn --file ../docs/openapi.yaml
+
+stack: deps sync ## the production-shaped stack on this machine (LB :8080, Prometheus :9090)
+	$(UV) run python -m tools.stack up
+
+stack-down: ## stop the stack; leaves no process behind
+	$(UV) run python -m tools.stack down
+
+stack-logs: ## follow the stack's logs
+	$(UV) run python -m tools.stack logs
+
+stack-status: ## what the stack runs and where
+	$(UV) run python -m tools.stack status
+
+clean: ## remove local state (the stack must be down)
+	rm -rf .stack .tools app/db.sqlite3 app/media app/staticfiles loadtests/reports
+
+HOST ?= http://127.0.0.1:8080
+USERS ?= 40
+SPAWN_RATE ?= 10
+DURATION ?= 60s
+LOCUST_WORKERS ?= 0
+loadtest: sync ## Locust against HOST (default: make stack), SLO-gated; reports in loadtests/reports/
+	$(UV) run python -m loadtests.run --host $(HOST) --users $(USERS) --spawn-rate $(SPAWN_RATE) \
+		--run-time $(DURATION) --workers $(LOCUST_WORKERS)
+
+BENCH_QUICK ?= 0
+bench: deps sync ## the benchmark suite: ratios against baselines run on this machine
+	$(UV) run python -m loadtests.bench $(if $(filter 1,$(BENCH_QUICK)),--quick)
