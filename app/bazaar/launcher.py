@@ -178,12 +178,16 @@ def role_dev(args: argparse.Namespace) -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
     os.environ.setdefault("PSP_WEBHOOK_URL", f"http://{args.addr}/api/v1/payments/webhook/")
+    _setup_django()
+    from django.core.management import call_command
+
+    if os.environ.get("RUN_MAIN") == "true":
+        # The autoreloader's child: the parent already bootstrapped and runs the simulator.
+        call_command("runserver", args.addr)
+        return
+    call_command("bootstrap")
     simulator = subprocess.Popen([sys.executable, "-m", "bazaar.launcher", "psp-simulator"])
     try:
-        _setup_django()
-        from django.core.management import call_command
-
-        call_command("bootstrap")
         call_command("runserver", args.addr)
     finally:
         simulator.terminate()
