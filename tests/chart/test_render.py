@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -150,3 +151,30 @@ def test_dashboards_become_sidecar_configmaps():
         if obj["kind"] == "ConfigMap" and obj["metadata"]["labels"].get("grafana_dashboard") == "1"
     ]
     assert sorted(key for cm in configmaps for key in cm["data"]) == [p.name for p in dashboards]
+
+
+def test_readme_values_table_is_current():
+    """README.md's table is what hack/values-table.py writes from values.schema.json."""
+    completed = subprocess.run(
+        [sys.executable, str(CHART_DIR / "hack" / "values-table.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_schema_describes_every_default_value():
+    """values.schema.json covers every value of values.yaml, each with a description."""
+    schema = json.loads((CHART_DIR / "values.schema.json").read_text())
+    defaults = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+
+    def undescribed(node, values, path):
+        missing = [] if node.get("description") or not path else [path]
+        if "$ref" in node or not isinstance(values, dict) or "properties" not in node:
+            return missing
+        for key, value in values.items():
+            child = node["properties"].get(key)
+            missing += [key] if child is None else undescribed(child, value, f"{path}.{key}")
+        return missing
+
+    assert undescribed(schema, defaults, "") == []
