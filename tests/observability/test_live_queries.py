@@ -1,23 +1,25 @@
 """Every dashboard query and recording rule returns data from a Prometheus that scraped the stack.
 
-The stack (`python -m tools.stack up`) is brought up unless it already runs, a short shopping load
-goes through the load balancer, and then each query runs against the stack's Prometheus. An
-empty result fails: it means a panel would be blank or a rule would record nothing.
+The session's ``stack`` fixture (tests/plugins/stack.py) brings `make stack` up, or reuses the
+one already running. A short, bounded shopping load then goes through the load balancer: every
+route the panels show, a checkout refused because the cart is empty (a checkout conflict) and one
+payment the simulator declines (a payment failure). Each query then runs against the stack's
+Prometheus; an empty result fails, because it means a panel would be blank or a rule would
+record nothing.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import httpx
 import pytest
 
 from tests.observability.queries import (
-    REPO_ROOT,
     Query,
     dashboard_queries,
     recording_rules,
@@ -26,109 +28,155 @@ from tests.observability.queries import (
 
 pytestmark = pytest.mark.stack
 
-BASE_URL = "http://127.0.0.1:8080"
-PROMETHEUS_URL = "http://127.0.0.1:9090"
-SHOPPERS = 4
-JOURNEYS_PER_SHOPPER = 5
+SHOPPERS = 3
+JOURNEYS_PER_SHOPPER = 4
 # Long enough for several 5 s scrapes and rule evaluations after the load.
 DATA_DEADLINE_SECONDS = 120
+ORDER_SETTLED_DEADLINE_SECONDS = 30
+# The auth endpoints are throttled per client address, and other suites share the stack.
+THROTTLED_ATTEMPTS = 5
+
+ALL_QUERIES = recording_rules() + dashboard_queries() + variable_queries()
 
 
-def stack_command(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tools.stack", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def post_unthrottled(client: httpx.Client, path: str, **kwargs) -> httpx.Response:
+    """POST, waiting out a 429 as a well-behaved client does (``Retry-After``)."""
+    for _ in range(THROTTLED_ATTEMPTS):
+        response = client.post(path, **kwargs)
+        if response.status_code != 429:
+            return response
+        time.sleep(float(response.headers.get("Retry-After", "5")))
+    return response
 
 
-@pytest.fixture(scope="module")
-def stack():
-    """The running stack; started (and stopped afterwards) only if it was not running."""
-    already_running = stack_command("status").returncode == 0
-    if not already_running:
-        started = stack_command("up")
-        assert started.returncode == 0, started.stdout + started.stderr
-    yield
-    if not already_running:
-        stack_command("down")
+def signed_in_client(shop_url: str) -> httpx.Client:
+    """A client for a newly registered shopper, carrying its access token."""
+    client = httpx.Client(base_url=shop_url, timeout=10)
+    credentials = {
+        "email": f"load-{uuid.uuid4().hex[:12]}@bazaar.test",
+        "password": uuid.uuid4().hex,
+    }
+    registered = post_unthrottled(client, "/api/v1/auth/register/", json=credentials)
+    assert registered.status_code == 201, registered.text
+    token = post_unthrottled(client, "/api/v1/auth/token/", json=credentials)
+    assert token.status_code == 200, token.text
+    client.headers["Authorization"] = f"Bearer {token.json()['access']}"
+    return client
+
+
+def checkout(client: httpx.Client) -> httpx.Response:
+    return client.post("/api/v1/orders/", json={}, headers={"Idempotency-Key": uuid.uuid4().hex})
+
+
+def fill_cart(client: httpx.Client) -> None:
+    products = client.get("/api/v1/products/", params={"in_stock": "true"}).json()["results"]
+    for product in products[:2]:
+        client.get(f"/api/v1/products/{product['slug']}/")
+        client.post("/api/v1/cart/items/", json={"product": product["slug"], "quantity": 1})
+
+
+def wait_until_settled(client: httpx.Client, order_id: str) -> str:
+    """The order's status once the payment task has run (paid or payment_failed)."""
+    deadline = time.monotonic() + ORDER_SETTLED_DEADLINE_SECONDS
+    while True:
+        status = client.get(f"/api/v1/orders/{order_id}/").json()["status"]
+        if status != "pending_payment" or time.monotonic() > deadline:
+            return status
+        time.sleep(0.5)
 
 
 def shop_once(client: httpx.Client) -> None:
-    """Register, browse, fill a cart, check out, list and cancel: the routes the panels show."""
-    email = f"load-{uuid.uuid4().hex[:12]}@bazaar.test"
-    password = uuid.uuid4().hex
-    client.post("/api/v1/auth/register/", json={"email": email, "password": password})
-    token = client.post("/api/v1/auth/token/", json={"email": email, "password": password})
-    headers = {"Authorization": f"Bearer {token.json().get('access', '')}"}
+    """Browse, fill the cart, check out, look at the orders; cancel (refused once paid) and
+    check out the now empty cart (a conflict)."""
     client.get("/api/v1/categories/")
-    products = client.get("/api/v1/products/").json().get("results", [])
+    client.get("/api/v1/products/", params={"q": "a", "ordering": "price"})
     client.get("/api/v1/products/no-such-product/")
-    for product in products[:2]:
-        client.get(f"/api/v1/products/{product['slug']}/")
-        client.post(
-            "/api/v1/cart/items/",
-            json={"product": product["slug"], "quantity": 1},
-            headers=headers,
-        )
-    order = client.post(
-        "/api/v1/orders/", json={}, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}
-    )
-    client.get("/api/v1/orders/", headers=headers)
+    client.get("/api/v1/cart/")
+    fill_cart(client)
+    order = checkout(client)
+    client.get("/api/v1/orders/")
     if order.status_code == 201:
-        client.post(f"/api/v1/orders/{order.json()['id']}/cancel/", headers=headers)
+        client.get(f"/api/v1/orders/{order.json()['id']}/")
+        client.post(f"/api/v1/orders/{order.json()['id']}/cancel/")
+    checkout(client)
 
 
-def run_load() -> None:
-    def shopper(_: int) -> None:
-        with httpx.Client(base_url=BASE_URL, timeout=10) as client:
-            for _ in range(JOURNEYS_PER_SHOPPER):
-                shop_once(client)
+@contextmanager
+def payments_declined(psp_url: str) -> Iterator[None]:
+    """Every charge declined while inside; the simulator's previous settings restored after.
 
-    with ThreadPoolExecutor(SHOPPERS) as pool:
-        list(pool.map(shopper, range(SHOPPERS)))
+    The stack may be shared, so the window is kept to the one checkout that needs it.
+    """
+    previous = httpx.get(f"{psp_url}/_sim/config", timeout=5).json()
+    httpx.post(f"{psp_url}/_sim/config", json={"decline_rate": 1}, timeout=5).raise_for_status()
+    try:
+        yield
+    finally:
+        httpx.post(
+            f"{psp_url}/_sim/config", json={"decline_rate": previous["decline_rate"]}, timeout=5
+        ).raise_for_status()
 
 
-def query_prometheus(expr: str) -> list[dict]:
-    response = httpx.get(f"{PROMETHEUS_URL}/api/v1/query", params={"query": expr}, timeout=10)
+def run_load(shop_url: str, psp_url: str) -> None:
+    clients = [signed_in_client(shop_url) for _ in range(SHOPPERS)]
+    try:
+        with ThreadPoolExecutor(SHOPPERS) as pool:
+            for finished in pool.map(
+                lambda client: [shop_once(client) for _ in range(JOURNEYS_PER_SHOPPER)], clients
+            ):
+                assert finished
+        declined_shopper = clients[0]
+        fill_cart(declined_shopper)
+        with payments_declined(psp_url):
+            order = checkout(declined_shopper)
+            assert order.status_code == 201, order.text
+            status = wait_until_settled(declined_shopper, order.json()["id"])
+        assert status == "payment_failed", f"a declined payment left the order {status}"
+    finally:
+        for client in clients:
+            client.close()
+
+
+def query_prometheus(prometheus_url: str, expr: str) -> list[dict]:
+    response = httpx.get(f"{prometheus_url}/api/v1/query", params={"query": expr}, timeout=10)
     body = response.json()
     assert body.get("status") == "success", f"{expr}: {body.get('error')}"
     return body["data"]["result"]
 
 
-def assert_returns_data(query: Query) -> None:
-    assert query_prometheus(query.expr), f"{query.source} returned no data:\n{query.expr}"
-
-
 @pytest.fixture(scope="module")
-def loaded_prometheus(stack):
-    """Prometheus after a shopping load, once the load shows up in its recording rules."""
-    run_load()
+def prometheus_after_load(stack) -> str:
+    """The stack's Prometheus once every query has data, or the deadline has passed (the
+    queries still empty then fail their own test)."""
+    run_load(stack.shop_url.rstrip("/"), stack.state["urls"]["psp"])
     deadline = time.monotonic() + DATA_DEADLINE_SECONDS
-    evidence = "sum(view_method:django_http_requests:rate5m{view='order-list'}) > 0"
-    while not query_prometheus(evidence):
-        if time.monotonic() > deadline:
-            pytest.fail("the load never reached Prometheus's recording rules")
-        time.sleep(2)
-    return PROMETHEUS_URL
+    pending = list(ALL_QUERIES)
+    while pending and time.monotonic() < deadline:
+        pending = [q for q in pending if not query_prometheus(stack.prometheus_url, q.expr)]
+        if pending:
+            time.sleep(5)
+    return stack.prometheus_url
+
+
+def assert_returns_data(prometheus_url: str, query: Query) -> None:
+    result = query_prometheus(prometheus_url, query.expr)
+    assert result, f"{query.source} returned no data:\n{query.expr}"
 
 
 @pytest.mark.parametrize("query", recording_rules(), ids=lambda query: query.source)
-def test_recording_rule_returns_data(loaded_prometheus, query):
-    assert_returns_data(query)
+def test_recording_rule_returns_data(prometheus_after_load, query):
+    assert_returns_data(prometheus_after_load, query)
 
 
 @pytest.mark.parametrize(
     "query", dashboard_queries() + variable_queries(), ids=lambda query: query.source
 )
-def test_dashboard_query_returns_data(loaded_prometheus, query):
-    assert_returns_data(query)
+def test_dashboard_query_returns_data(prometheus_after_load, query):
+    assert_returns_data(prometheus_after_load, query)
 
 
-def test_a_query_for_a_missing_metric_fails(loaded_prometheus):
+def test_a_query_for_a_missing_metric_fails(prometheus_after_load):
     """The check is not vacuous: a misspelt metric name is reported."""
     misspelt = Query("misspelt", "sum(rate(bazaar_orders_creatd_total[1m]))")
     with pytest.raises(AssertionError, match="returned no data"):
-        assert_returns_data(misspelt)
+        assert_returns_data(prometheus_after_load, misspelt)

@@ -36,14 +36,13 @@ STATE_DIR = REPO_ROOT / ".stack"
 CHART_VALUES = REPO_ROOT / "charts" / "bazaar" / "values.yaml"
 RULES_DIR = REPO_ROOT / "observability" / "prometheus" / "rules"
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
-# Runs Debian's prometheus-pgbouncer-exporter package (see pgbouncer_exporter.py).
-DEBIAN_PYTHON = "/usr/bin/python3"
 LOAD_BALANCER_PORT = 8080
 PROMETHEUS_PORT = 9090
 # Internal ports are probed from here: well above where the test fixtures probe from (20000),
 # below the ephemeral range (32768-60999) that is busy on these machines.
 FIRST_INTERNAL_PORT = 29000
 WEB_PROCESSES = 2
+REDIS_MAXMEMORY = "256mb"
 DATABASE = "bazaar"
 DATABASE_USER = "bazaar"
 SUPERUSER = "postgres"
@@ -252,7 +251,10 @@ class Stack:
         self._start(
             "redis",
             ["redis-server", "--bind", "127.0.0.1", "--port", ports["redis"], "--save", "",
-             "--appendonly", "no", "--dir", self._home("redis")],
+             "--appendonly", "no", "--dir", self._home("redis"),
+             # As the managed cache (terraform/modules/cache): bounded, evicting only keys with
+             # a TTL (cache entries), never the broker's queues; RedisMemoryHigh needs the bound.
+             "--maxmemory", REDIS_MAXMEMORY, "--maxmemory-policy", "volatile-lru"],
             ready=lambda: port_accepts(ports["redis"]),
         )  # fmt: skip
         maildir = self._home("mail") / "maildir"
@@ -322,11 +324,15 @@ class Stack:
         )
         self._start(
             "pgbouncer-exporter",
-            [DEBIAN_PYTHON, Path(__file__).with_name("pgbouncer_exporter.py"),
-             "--host", "127.0.0.1", "--port", ports["pgbouncer_exporter"],
-             "--pgbouncer-host", "127.0.0.1", "--pgbouncer-port", ports["pgbouncer"],
-             "--pgbouncer-user", DATABASE_USER],
-            env={"PGPASSWORD": keys["database_password"]},
+            [sys.executable, "-m", "tools.stack.pgbouncer_exporter",
+             f"--web.listen-address=127.0.0.1:{ports['pgbouncer_exporter']}"],
+            env={
+                "PGBOUNCER_EXPORTER_CONNECTION_STRING": (
+                    f"postgres://{DATABASE_USER}:{keys['database_password']}"
+                    f"@127.0.0.1:{ports['pgbouncer']}/pgbouncer"
+                ),
+            },
+            cwd=REPO_ROOT,
             ready=lambda: _http_ok(f"http://127.0.0.1:{ports['pgbouncer_exporter']}/metrics"),
         )  # fmt: skip
         self._start(
