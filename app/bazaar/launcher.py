@@ -62,6 +62,8 @@ def role_worker(args: argparse.Namespace) -> None:
     _fresh_metrics_dir(metrics_dir)
     argv = [
         "celery",
+        # No startup banner: with JSON logs every line on stdout must be a JSON object.
+        "--quiet",
         "--app",
         "config.celery_app",
         "worker",
@@ -88,6 +90,7 @@ def role_beat(args: argparse.Namespace) -> None:
     _exec(
         [
             "celery",
+            "--quiet",
             "--app",
             "config.celery_app",
             "beat",

@@ -13,9 +13,10 @@ app.autodiscover_tasks()
 
 
 def _register_worker_steps() -> None:
-    from bazaar.common.celery import HeartbeatStep
+    from bazaar.common.celery import HeartbeatStep, TaskLogContextStep
 
     app.steps["worker"].add(HeartbeatStep)
+    app.steps["worker"].add(TaskLogContextStep)
 
 
 _register_worker_steps()

@@ -9,6 +9,8 @@ import os
 import shutil
 from pathlib import Path
 
+from bazaar.common.logging import configure_logging
+
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104
 wsgi_app = "config.wsgi:application"
 worker_class = "gthread"
@@ -25,6 +27,14 @@ proxy_allow_ips = forwarded_allow_ips
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# Gunicorn's own lines (start, worker boot and exit) in the app's format, so that with JSON logs
+# every line is a JSON object. Its access log stays off: the app writes one access line per
+# request (``bazaar.http``) that carries the request id.
+logconfig_dict = configure_logging(log_format=os.environ.get("LOG_FORMAT", "json"), level=loglevel)
+logconfig_dict["loggers"] |= {
+    "gunicorn.error": {"level": loglevel.upper(), "handlers": [], "propagate": True},
+    "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+}
 proc_name = "bazaar-web"
 control_socket_disable = True
 

@@ -51,6 +51,32 @@ class HeartbeatStep(bootsteps.StartStopStep):
         metrics.CELERY_WORKER_HEARTBEAT.labels(pool=self.pool_name).set(time.time())
 
 
+class TaskLogContextStep(bootsteps.Step):
+    """django-structlog's worker half: bind the task id and the request id that came in the task
+    headers for every line of the task, and log ``task_started``/``task_succeeded``/….
+
+    Its publish half (request id into the headers, ``task_enqueued``) is already connected in
+    every process by django-structlog's app config; the library's ``DjangoStructLogInitStep``
+    would connect it a second time and log every enqueue twice.
+    """
+
+    def __init__(self, parent, **kwargs):
+        super().__init__(parent, **kwargs)
+        from django_structlog.celery.receivers import CeleryReceiver
+
+        receiver = CeleryReceiver()
+        for signal, handler in (
+            (signals.task_prerun, receiver.receiver_task_prerun),
+            (signals.task_retry, receiver.receiver_task_retry),
+            (signals.task_success, receiver.receiver_task_success),
+            (signals.task_failure, receiver.receiver_task_failure),
+            (signals.task_revoked, receiver.receiver_task_revoked),
+            (signals.task_unknown, receiver.receiver_task_unknown),
+            (signals.task_rejected, receiver.receiver_task_rejected),
+        ):
+            signal.connect(handler, weak=False)
+
+
 class TickingScheduler(PersistentScheduler):
     """Beat's scheduler, recording each tick for the liveness probe and the exporter."""
 
