@@ -1,8 +1,9 @@
 """Pod contract: every Bazaar container the chart renders really runs as rendered.
 
-For the migrate Job, web, every worker pool and beat, the test takes the container's command,
-args, env and probes from the manifest the Helm engine rendered, and runs that process here
-against the session's real Postgres, PgBouncer and Redis (tests/plugins/services.py):
+For the migrate Job, web, every worker pool, beat and the exporter, the test takes each
+container's command, args, env and probes from the manifest the Helm engine rendered, and runs
+that process here against the session's real Postgres, PgBouncer and Redis
+(tests/plugins/services.py):
 
 * service addresses in the env are rewritten to the local ones, and container ports to free
   local ports, exactly where the rendered env names them;
@@ -50,6 +51,7 @@ EXISTING_SECRETS = {
     "bazaar-app": {"SECRET_KEY": secrets.token_urlsafe(64)},
     "bazaar-postgres": {"password": DATABASE_PASSWORD},
 }
+DEFAULT_GRACE_SECONDS = 30  # Kubernetes' default terminationGracePeriodSeconds
 ENV_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
@@ -253,15 +255,25 @@ def migrated(release, tmp_path_factory):
     return release
 
 
+# app/bazaar/common/exporter.py serves forever with no SIGTERM handler, so the process dies
+# from the signal (exit -15) instead of shutting down; strict, so the fix is noticed here.
+EXPORTER_DIES_FROM_SIGTERM = pytest.mark.xfail(
+    reason="bazaar exporter has no SIGTERM handler (app issue)", strict=True
+)
+
+
 def long_running_workloads():
     objects = render([SCENARIOS["default"]], CONTRACT_VALUES)
-    return [
-        obj["metadata"]["name"]
-        for obj in objects
-        if obj["kind"] == "Deployment"
-        and obj["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
-        in {"web", "worker", "beat"}
-    ]
+    params = []
+    for obj in objects:
+        if obj["kind"] != "Deployment":
+            continue
+        component = obj["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
+        if component in {"web", "worker", "beat"}:
+            params.append(pytest.param(obj["metadata"]["name"]))
+        elif component == "exporter":
+            params.append(pytest.param(obj["metadata"]["name"], marks=EXPORTER_DIES_FROM_SIGTERM))
+    return params
 
 
 def test_the_migrate_job_leaves_nothing_unapplied(migrated, tmp_path):
@@ -290,7 +302,8 @@ def test_rendered_container_starts_probes_and_stops_cleanly(name, migrated, tmp_
         for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
             if kind in spec:
                 container.wait_for(kind)
-        code = container.terminate(pod.spec["terminationGracePeriodSeconds"])
+        grace = pod.spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)
+        code = container.terminate(grace)
     finally:
         container.kill()
     assert code == 0, f"exit code {code} after SIGTERM\n{container.log_tail()}"

@@ -18,11 +18,12 @@ DEFAULT = [SCENARIOS["default"]]
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_scenario_renders_and_lints_without_errors(scenario):
-    """Each ci/ scenario and k8s/values file renders objects and helm lint reports no error."""
+    """Each ci/ scenario and k8s/values file renders, and strict helm lint finds nothing."""
     objects = rendered(scenario)
     assert {"Deployment", "Service", "NetworkPolicy"} <= {obj["kind"] for obj in objects}
-    report = lint([SCENARIOS[scenario]], strict=False)
-    assert report["errors"] == [], report["messages"]
+    report = lint([SCENARIOS[scenario]], strict=True)
+    assert report["errors"] == []
+    assert [m for m in report["messages"] if m["severity"] >= 2] == []
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
