@@ -26,8 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from loadtests import plots, slo
-from loadtests.stack_env import StackNotRunning, stack_app_env
-from tools.stack.processes import free_ports
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REPORTS_DIR = REPO_ROOT / "loadtests" / "reports"
@@ -40,6 +38,8 @@ EXIT_RUN_FAILED = 2
 
 def prepare_on_stack(*, accounts: int, out: Path, account_prefix: str = "shopper") -> None:
     """Run ``loadtests.prepare`` with the stack's app environment (its database and keys)."""
+    from loadtests.stack_env import stack_app_env  # the repository's stack, not in the image
+
     env = {
         **stack_app_env(),
         "PATH": os.environ.get("PATH", ""),
@@ -75,7 +75,11 @@ def run_locust(args: argparse.Namespace, report_dir: Path, data_file: Path) -> i
         single = subprocess.run(locust_command(args, report_dir), env=env, check=False)  # noqa: S603
         return single.returncode
 
-    port = args.master_port or free_ports(1, FIRST_MASTER_PORT)[0]
+    if not args.master_port:
+        from tools.stack.processes import free_ports  # local runs only, never in the image
+
+        args.master_port = free_ports(1, FIRST_MASTER_PORT)[0]
+    port = args.master_port
     master = subprocess.Popen(  # noqa: S603 - this interpreter running Locust
         locust_command(
             args, report_dir, "--master", "--master-bind-host", args.master_bind_host,
@@ -153,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         data_file = report_dir / "data.json"
         try:
             prepare_on_stack(accounts=args.users, out=data_file)
-        except StackNotRunning as error:
+        except RuntimeError as error:  # stack_env.StackNotRunning: make stack is not up
             print(
                 f"{error}; or, for another target, pass --data from `python -m loadtests.prepare`"
             )

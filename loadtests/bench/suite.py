@@ -175,10 +175,11 @@ class Bench:
             "list_cached": ("app", ["/api/v1/products/"]),
             "list_uncached": ("app-uncached", ["/api/v1/products/"]),
         }
-        for server in self.servers.values():  # warm every worker, fill the app's cache
-            for path in {paths[0] for _, paths in cases.values()} | set(detail):
-                for _ in range(int(WEB_CONCURRENCY) * 2):
-                    _status(server.url(path))
+        for server, paths in cases.values():  # load every worker's code, fill the app's cache
+            for path in paths:
+                _status(self.servers[server].url(path))
+            for _ in range(int(WEB_CONCURRENCY) * 2):
+                _status(self.servers[server].url(paths[0]))
         samples: dict[str, list[dict]] = {name: [] for name in cases}
         for _ in range(self.profile.rounds):  # interleaved, so drift hits every case alike
             for name, (server, paths) in cases.items():
