@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import logging
 import os
 import signal
 import socket
@@ -92,6 +93,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         for name, value in values.items():
             shown = f"{value:.2f}" if isinstance(value, float) else value
             terminalreporter.write_line(f"    {name}: {shown}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_http_client_logs() -> None:
+    """httpx logs every request at INFO: thousands of lines under load."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="session")
