@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.chart.helm import CHART_DIR
+from tests.chart.helm import CHART_DIR, render
 from tests.chart.manifests import (
     SCENARIOS,
     containers,
@@ -389,3 +389,13 @@ def test_generated_secret_keeps_values_across_renders_only_through_lookup():
     assert 'lookup "v1" "Secret"' in template
     for key in ("SECRET_KEY", "postgresql-password", "redis-password"):
         assert f'get $existing "{key}"' in template
+
+
+def test_migrations_can_be_left_to_another_process():
+    """migrations.enabled false drops the Job and the schema gate, and still renders valid pods."""
+    objects = render([SCENARIOS["default"]], {"migrations": {"enabled": False}})
+    assert not [obj for obj in objects if obj["kind"] == "Job"]
+    for obj in objects:
+        spec = pod_spec(obj)
+        if spec is not None and obj["kind"] != "Pod":
+            assert "initContainers" not in spec or obj["metadata"]["name"] == "bazaar-pgbouncer"

@@ -181,10 +181,10 @@ key: redis-password
 {{- end -}}
 
 {{/*
-Environment of every Bazaar container (docs/runtime-contract.md). Call with (dict "root" $), or
-add "directViaPooler" true for containers that must reach Postgres only through PgBouncer. Passwords come from Secrets and
-are spliced into the URLs by the kubelet ($(VAR) expansion), so no URL with a password is ever
-stored. Generated passwords are URL-safe; external ones must be too.
+Environment of every Bazaar container (docs/runtime-contract.md). Call with (dict "root" $), and
+add "directViaPooler" true for containers that must reach Postgres only through PgBouncer.
+Passwords come from Secrets and are spliced into the URLs by the kubelet ($(VAR) expansion), so
+no URL with a password is ever stored. Generated passwords are URL-safe; external ones must be.
 */}}
 {{- define "bazaar.env" -}}
 {{- $root := .root -}}
