@@ -20,16 +20,9 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
-import resource
 import shutil
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,7 +33,8 @@ import psutil
 
 from loadtests.run import REPORTS_DIR, prepare_on_stack
 from loadtests.stack_env import stack_app_env
-from tools.stack.processes import RunningProcess, free_ports, start_detached, wait_until
+from loadtests.web import WebServer, generator_cpu, start_web, status, wrk
+from tools.stack.processes import free_ports
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH_DIR = REPORTS_DIR / "bench"
@@ -52,7 +46,6 @@ FIRST_PORT = 23000
 WEB_CONCURRENCY = "2"
 GUNICORN_THREADS = "4"
 WRK_CONNECTIONS = 8
-READY_TIMEOUT = 60
 CHECKOUT_THREADS = 4
 ACCOUNTS_PER_THREAD = 4  # spreads the per-user checkout throttle (120/min)
 PAID_TIMEOUT = 60
@@ -79,22 +72,6 @@ class Profile:
 
 
 @dataclass
-class WebServer:
-    name: str
-    port: int
-    process: RunningProcess
-    ready_seconds: float
-
-    def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def worker_rss_mb(self) -> list[float]:
-        """Resident memory of each gunicorn worker (the master's children)."""
-        master = psutil.Process(self.process.pid)
-        return [round(child.memory_info().rss / 2**20, 1) for child in master.children()]
-
-
-@dataclass
 class Bench:
     quick: bool
     run_dir: Path
@@ -103,17 +80,11 @@ class Bench:
 
     def __post_init__(self) -> None:
         self.profile = Profile.choose(self.quick)
-        self.app_env = stack_app_env()
-        self.base_env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", "/root"),
+        self.app_env = {
+            **stack_app_env(),
             "WEB_CONCURRENCY": WEB_CONCURRENCY,
             "GUNICORN_THREADS": GUNICORN_THREADS,
-            "LOG_LEVEL": "WARNING",
         }
-        self.launcher = Path(sys.executable).with_name("bazaar")
-
-    # --- web servers ------------------------------------------------------------------------
 
     def start_servers(self) -> None:
         direct = self.app_env.get("DATABASE_DIRECT_URL", self.app_env["DATABASE_URL"])
@@ -128,38 +99,17 @@ class Bench:
         }
         ports = free_ports(len(variants), FIRST_PORT)
         for (name, (overrides, ready_path)), port in zip(variants.items(), ports, strict=True):
-            self.servers[name] = self._start_web(name, port, overrides, ready_path)
-
-    def _start_web(self, name: str, port: int, overrides: dict, ready_path: str) -> WebServer:
-        env = {
-            **self.base_env,
-            **self.app_env,
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "PYTHONPATH": str(REPO_ROOT),
-            "PROMETHEUS_MULTIPROC_DIR": str(self.run_dir / "metrics" / name),
-            **overrides,
-        }
-        started = time.monotonic()
-        process = start_detached(
-            name,
-            [self.launcher, "web"],
-            env=env,
-            cwd=REPO_ROOT,
-            log_path=self.run_dir / "logs" / f"{name}.log",
-        )
-        url = f"http://127.0.0.1:{port}{ready_path}"
-        if not wait_until(
-            lambda: _status(url) == 200 or not process.is_alive(), READY_TIMEOUT, 0.02
-        ):
-            raise RuntimeError(f"{name} was not ready in {READY_TIMEOUT}s")
-        if not process.is_alive():
-            raise RuntimeError(f"{name} exited; see {self.run_dir / 'logs' / name}.log")
-        return WebServer(name, port, process, round(time.monotonic() - started, 2))
+            self.servers[name] = start_web(
+                name,
+                port,
+                app_env={**self.app_env, **overrides},
+                run_dir=self.run_dir,
+                ready_path=ready_path,
+            )
 
     def stop_servers(self) -> None:
         for server in self.servers.values():
-            server.process.stop(timeout=30)
+            server.stop()
 
     # --- measurements -----------------------------------------------------------------------
 
@@ -177,13 +127,21 @@ class Bench:
         }
         for server, paths in cases.values():  # load every worker's code, fill the app's cache
             for path in paths:
-                _status(self.servers[server].url(path))
+                status(self.servers[server].url(path))
             for _ in range(int(WEB_CONCURRENCY) * 2):
-                _status(self.servers[server].url(paths[0]))
+                status(self.servers[server].url(paths[0]))
         samples: dict[str, list[dict]] = {name: [] for name in cases}
         for _ in range(self.profile.rounds):  # interleaved, so drift hits every case alike
             for name, (server, paths) in cases.items():
-                samples[name].append(wrk(self.servers[server], paths, self.profile.seconds))
+                samples[name].append(
+                    wrk(
+                        self.servers[server].url(),
+                        paths,
+                        self.profile.seconds,
+                        connections=WRK_CONNECTIONS,
+                        cpu_list=generator_cpu(),
+                    )
+                )
         return {name: _median_run(runs) for name, runs in samples.items()}
 
     def checkout_benchmark(self, data: dict) -> dict:
@@ -274,54 +232,6 @@ class Bench:
         }
 
 
-# --- wrk ------------------------------------------------------------------------------------
-
-WRK_SCRIPT = """\
-paths = {%s}
-counter = 0
-request = function()
-  counter = counter %% #paths + 1
-  return wrk.format("GET", paths[counter])
-end
-"""
-UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def wrk(server: WebServer, paths: list[str], seconds: float) -> dict:
-    """One wrk run cycling through ``paths``; requests per second, latency and the CPU the
-    generator itself used (in cores: 1.0 is one saturated core)."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % ", ".join(json.dumps(path) for path in paths))
-    command = [
-        "wrk", "--threads", "1", "--connections", str(WRK_CONNECTIONS),
-        "--duration", f"{seconds:g}s", "--latency", "--script", script.name, server.url(),
-    ]  # fmt: skip
-    if (os.cpu_count() or 1) > 1:
-        command = ["taskset", "--cpu-list", str((os.cpu_count() or 1) - 1), *command]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    Path(script.name).unlink()
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket_errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
-    )
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        "p50_ms": _wrk_latency(output, "50%"),
-        "p99_ms": _wrk_latency(output, "99%"),
-        "errors": (int(bad.group(1)) if bad else 0)
-        + (sum(map(int, socket_errors.groups())) if socket_errors else 0),
-        "generator_cpu_cores": round(cpu / seconds, 2),
-    }
-
-
-def _wrk_latency(output: str, percentile: str) -> float:
-    value, unit = re.search(rf"^\s+{percentile}\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()
-    return round(float(value) * UNITS_MS[unit], 2)
-
-
 def _median_run(runs: list[dict]) -> dict:
     middle = sorted(runs, key=lambda run: run["rps"])[len(runs) // 2]
     return {**middle, "rounds_rps": [run["rps"] for run in runs]}
@@ -332,16 +242,6 @@ def _percentile(values: list[float], fraction: float) -> float | None:
         return None
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 3)
-
-
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - local URLs
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except (urllib.error.URLError, OSError):
-        return 0
 
 
 # --- results --------------------------------------------------------------------------------
@@ -411,12 +311,13 @@ def markdown(results: dict) -> str:
         f"gunicorn {WEB_CONCURRENCY} workers x {GUNICORN_THREADS} threads per server; "
         f"wrk 1 thread, {WRK_CONNECTIONS} connections.",
         "",
-        "| measurement | requests/s | p50 ms | p99 ms | errors | wrk CPU (cores) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| measurement | requests/s | p50 ms | p95 ms | p99 ms | errors | wrk CPU (cores) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, run in http.items():
         lines.append(
-            f"| {name} | {run['rps']:.0f} | {run['p50_ms']} | {run['p99_ms']} | {run['errors']} "
+            f"| {name} | {run['rps']:.0f} | {run['p50_ms']} | {run['p95_ms']} | {run['p99_ms']} "
+            f"| {run['errors']} "
             f"| {run['generator_cpu_cores']} |"
         )
     lines += [
