@@ -8,7 +8,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 DEBIAN_PACKAGES := postgresql pgbouncer redis-server haproxy prometheus prometheus-alertmanager \
-	prometheus-pgbouncer-exporter prometheus-redis-exporter
+	prometheus-redis-exporter
 PYTEST_ARGS ?=
 
 export UV_LINK_MODE ?= copy
