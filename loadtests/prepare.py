@@ -4,6 +4,10 @@ Runs in the target's environment (the same settings and ``DATABASE_URL`` as its 
 
     python -m loadtests.prepare --accounts 40 --products 200 --out data.json
 
+and, standing alone, inside a web pod of a cluster release (see ``loadtests/README.md``)::
+
+    kubectl exec -i deploy/bazaar-web -- python - --out /tmp/data.json < loadtests/prepare.py
+
 * products with deep stock: ``generate_fake_products N --stock 100000`` tops the catalog up
   until N products have at least ``STOCK_FLOOR`` units, so repeated checkouts never run dry;
 * one shopper account per simulated user (get-or-create, so runs reuse them) and an access
@@ -18,6 +22,8 @@ The JSON file is what ``loadtests/journeys.py`` reads (``LOADTEST_DATA``).
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import io
 import json
 import os
 import secrets
@@ -26,7 +32,6 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
-APP_DIR = Path(__file__).resolve().parents[1] / "app"
 ACCOUNT_EMAIL = "{prefix}-{index:04d}@loadtest.bazaar.local"
 STOCK_FLOOR = 10_000
 DEEP_STOCK = 100_000
@@ -36,8 +41,8 @@ SEARCH_WORDS = 30
 
 def _setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.prod")
-    if str(APP_DIR) not in sys.path:
-        sys.path.insert(0, str(APP_DIR))
+    if importlib.util.find_spec("config") is None:  # a checkout; the image has /app on the path
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
     import django
 
     django.setup()
@@ -57,8 +62,9 @@ def prepare(
     missing = products - stocked.count()
     if missing > 0:
         call_command(
-            "generate_fake_products", missing, "--stock", DEEP_STOCK, "--seed", 6, verbosity=0
-        )
+            "generate_fake_products", missing, "--stock", DEEP_STOCK, "--seed", 6,
+            stdout=io.StringIO(),
+        )  # fmt: skip
 
     user_model = get_user_model()
     password = secrets.token_urlsafe(16)

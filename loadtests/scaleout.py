@@ -35,7 +35,7 @@ SCALEOUT_DIR = REPORTS_DIR / "scaleout"
 # Probed from here: clear of the stack (29000), the benchmark suite (23000) and the tests.
 FIRST_PORT = 24000
 CONNECTION_STEPS = (2, 4, 8, 16, 32, 64)
-QUICK_CONNECTION_STEPS = (4, 16)
+QUICK_CONNECTION_STEPS = (1, 8)
 
 
 def read_paths(data: dict) -> list[str]:
