@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 export UV_LINK_MODE ?= copy
 
-.PHONY: help run test lint format deps sync chart-sync stack stack-down stack-logs stack-status \
+.PHONY: help run test lint format deps sync chart-sync chart-docs stack stack-down stack-logs stack-status \
 	loadtest bench schema clean
 
 help: ## list the targets
@@ -55,7 +55,10 @@ test: deps lint ## everything: lint, unit and real-service tests, chart, stack, 
 	$(UV) run pytest $(PYTEST_ARGS)
 
 chart-sync: sync ## copy observability/ rules and dashboards into the chart
-	$(UV) run python -m tools.sync_chart_observability
+	$(UV) run python charts/bazaar/hack/sync-observability.py
+
+chart-docs: sync ## regenerate the chart README's values table from values.schema.json
+	$(UV) run python charts/bazaar/hack/values-table.py
 
 schema: sync ## regenerate the committed OpenAPI schema
 	cd app && $(UV) run python manage.py spectacular --validate --fail-on-warn --file ../docs/openapi.yaml

@@ -255,13 +255,6 @@ def migrated(release, tmp_path_factory):
     return release
 
 
-# app/bazaar/common/exporter.py serves forever with no SIGTERM handler, so the process dies
-# from the signal (exit -15) instead of shutting down; strict, so the fix is noticed here.
-EXPORTER_DIES_FROM_SIGTERM = pytest.mark.xfail(
-    reason="bazaar exporter has no SIGTERM handler (app issue)", strict=True
-)
-
-
 def long_running_workloads():
     objects = render([SCENARIOS["default"]], CONTRACT_VALUES)
     params = []
@@ -269,10 +262,8 @@ def long_running_workloads():
         if obj["kind"] != "Deployment":
             continue
         component = obj["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
-        if component in {"web", "worker", "beat"}:
+        if component in {"web", "worker", "beat", "exporter"}:
             params.append(pytest.param(obj["metadata"]["name"]))
-        elif component == "exporter":
-            params.append(pytest.param(obj["metadata"]["name"], marks=EXPORTER_DIES_FROM_SIGTERM))
     return params
 
 

@@ -4,6 +4,7 @@ worker pool is scaled to zero."""
 
 import json
 import os
+import signal
 import time
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -106,7 +107,12 @@ def build_app():
     return app
 
 
+def _exit_cleanly(signum, frame) -> None:
+    raise SystemExit(0)
+
+
 def serve() -> None:
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     host = os.environ.get("METRICS_HOST", "0.0.0.0")  # noqa: S104
     with make_server(
         host, int(settings.METRICS_PORT), build_app(), handler_class=_QuietHandler
