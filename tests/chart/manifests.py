@@ -84,26 +84,11 @@ def selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     return True
 
 
-# checkov depends on bc-python-hcl2, whose module `hcl2` is shadowed in this venv by python-hcl2
-# (used by the Terraform tests) that lacks the two line-marker constants checkov imports. The
-# Kubernetes framework never parses HCL, so restoring the constants is enough to load checkov.
-_CHECKOV_ENTRYPOINT = """
-import sys
-import hcl2
-hcl2.START_LINE = getattr(hcl2, "START_LINE", "__start_line__")
-hcl2.END_LINE = getattr(hcl2, "END_LINE", "__end_line__")
-from checkov.main import Checkov
-sys.exit(Checkov().run())
-"""
-
-
 def run_checkov(directory: Path) -> list[dict[str, Any]]:
     """checkov's JSON report on the Kubernetes manifests under directory, one per framework."""
     completed = subprocess.run(
         [
-            sys.executable,
-            "-c",
-            _CHECKOV_ENTRYPOINT,
+            str(Path(sys.executable).with_name("checkov")),
             "--directory",
             str(directory),
             "--framework",
