@@ -51,6 +51,7 @@ WEB_STARTUP_TIMEOUT = 60
 # Below the chart's terminationGracePeriodSeconds, as GUNICORN_GRACEFUL_TIMEOUT is in the chart.
 WEB_GRACEFUL_TIMEOUT = 20
 LOAD_BALANCER_SLOTS = 6
+FAILURE_BACKOFF_SECONDS = 0.05
 
 
 def wait_for(predicate: Callable[[], object], *, timeout: float, what: str, interval=0.1):
@@ -460,7 +461,7 @@ class SteadyLoad:
                 started = time.monotonic()
                 try:
                     response = call(http)
-                except httpx.HTTPError as exc:
+                except Exception as exc:  # any error at all is a failed request, never a lost one
                     outcome = Outcome(
                         name, time.monotonic(), time.monotonic() - started, None, repr(exc)
                     )
@@ -472,6 +473,9 @@ class SteadyLoad:
                         outcome.error = f"unexpected {response.status_code}: {response.text[:200]}"
                 with self._lock:
                     self.outcomes.append(outcome)
+                if not outcome.ok:
+                    # A client backs off a little after an error instead of spinning on 503s.
+                    time.sleep(FAILURE_BACKOFF_SECONDS)
 
     def wait_for_requests(self, count: int, timeout: float = 60) -> None:
         target = len(self.outcomes) + count

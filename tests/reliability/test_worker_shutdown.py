@@ -49,9 +49,7 @@ def test_sigterm_to_a_busy_worker_completes_every_capture_exactly_once(
         timeout=30,
         what="two captures in flight",
     )
-    in_flight = set(
-        Payment.objects.filter(status="processing").values_list("order_id", flat=True)
-    )
+    in_flight = set(Payment.objects.filter(status="processing").values_list("order_id", flat=True))
 
     # Warm shutdown: the running captures finish, the reserved messages go back to the queue.
     assert payments.stop(timeout=60) == 0, payments.log_tail()
