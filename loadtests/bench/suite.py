@@ -6,7 +6,7 @@ same gunicorn settings (``WEB_CONCURRENCY``, ``GUNICORN_THREADS``):
 
 ======================  =================================================================
 ``app``                 the app as the stack runs it (PgBouncer, Redis cache)
-``app-uncached``        the same with ``CATALOG_CACHE_TIMEOUT=0``: every catalog read misses
+``app-uncached``        ``CATALOG_CACHE_TIMEOUT=0``, own Redis database: every catalog read misses
 ``app-direct``          uncached, straight to Postgres (``DATABASE_POOLER=none``)
 ``baseline``            ``loadtests.bench``: no middleware, one ORM query, ``JsonResponse``
 ======================  =================================================================
@@ -46,6 +46,7 @@ FIRST_PORT = 23000
 WEB_CONCURRENCY = "2"
 GUNICORN_THREADS = "4"
 WRK_CONNECTIONS = 8
+UNCACHED_REDIS_DB = 9
 CHECKOUT_THREADS = 4
 ACCOUNTS_PER_THREAD = 4  # spreads the per-user checkout throttle (120/min)
 PAID_TIMEOUT = 60
@@ -88,12 +89,18 @@ class Bench:
 
     def start_servers(self) -> None:
         direct = self.app_env.get("DATABASE_DIRECT_URL", self.app_env["DATABASE_URL"])
+        # Entries the stack's web processes cached would be hits in the shared Redis database,
+        # so the uncached servers use a database of their own and never store into it.
+        uncached = {
+            "CATALOG_CACHE_TIMEOUT": "0",
+            "REDIS_URL": self.app_env["REDIS_URL"].rsplit("/", 1)[0] + f"/{UNCACHED_REDIS_DB}",
+        }
         variants = {
             "baseline": ({"DJANGO_SETTINGS_MODULE": "loadtests.bench.settings"}, "/products/"),
             "app": ({}, "/readyz"),
-            "app-uncached": ({"CATALOG_CACHE_TIMEOUT": "0"}, "/readyz"),
+            "app-uncached": (uncached, "/readyz"),
             "app-direct": (
-                {"CATALOG_CACHE_TIMEOUT": "0", "DATABASE_URL": direct, "DATABASE_POOLER": "none"},
+                {**uncached, "DATABASE_URL": direct, "DATABASE_POOLER": "none"},
                 "/readyz",
             ),
         }
