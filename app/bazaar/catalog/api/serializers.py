@@ -3,7 +3,7 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from bazaar.common.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
+from bazaar.common.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, Currency
 
 from ..models import Category, Product, ProductImage
 
@@ -16,18 +16,19 @@ class CategorySerializer(serializers.ModelSerializer):
         fields = ["id", "name", "slug", "parent"]
 
 
-class CategoryBriefSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Category
-        fields = ["name", "slug"]
+# The read serializers below are plain ``Serializer``s on purpose: a ``ModelSerializer``
+# introspects the model on every instantiation, which costs more than the rest of a cache-miss
+# product request put together.
 
 
-class ProductImageSerializer(serializers.ModelSerializer):
+class CategoryBriefSerializer(serializers.Serializer):
+    name = serializers.CharField(read_only=True)
+    slug = serializers.SlugField(read_only=True)
+
+
+class ProductImageSerializer(serializers.Serializer):
     url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = ProductImage
-        fields = ["url", "alt_text"]
+    alt_text = serializers.CharField(read_only=True)
 
     def get_url(self, image: ProductImage) -> str:
         return image.image.url
@@ -38,36 +39,30 @@ class RatingSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
-class ProductSerializer(serializers.ModelSerializer):
+class ProductSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    slug = serializers.SlugField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
     category = CategoryBriefSerializer(read_only=True)
+    price = serializers.DecimalField(
+        max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES, read_only=True
+    )
+    currency = serializers.ChoiceField(choices=Currency.choices, read_only=True)
+    stock = serializers.IntegerField(read_only=True)
+    in_stock = serializers.BooleanField(read_only=True)
     rating = serializers.SerializerMethodField()
     images = ProductImageSerializer(many=True, read_only=True)
-    in_stock = serializers.BooleanField(read_only=True)
-
-    class Meta:
-        model = Product
-        fields = [
-            "id",
-            "slug",
-            "name",
-            "description",
-            "category",
-            "price",
-            "currency",
-            "stock",
-            "in_stock",
-            "rating",
-            "images",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = fields
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
 
     @extend_schema_field(RatingSerializer)
     def get_rating(self, product: Product) -> dict:
-        return RatingSerializer(
-            {"average": product.rating_average, "count": product.rating_count}
-        ).data
+        average = product.rating_average
+        return {
+            "average": None if average is None else f"{average:.2f}",
+            "count": product.rating_count,
+        }
 
 
 class ProductWriteSerializer(serializers.ModelSerializer):

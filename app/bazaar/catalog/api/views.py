@@ -58,6 +58,13 @@ class ProductViewSet(
     def get_queryset(self):
         return selectors.product_list()
 
+    def filter_queryset(self, queryset):
+        # Search, filters and ordering shape lists; a detail lookup by slug needs none of them
+        # (and building the FilterSet is a fifth of a cache-miss detail request).
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
     def get_serializer_class(self):
         if self.action in {"create", "partial_update"}:
             return ProductWriteSerializer
