@@ -337,6 +337,7 @@ admin_users = {PGBOUNCER_ADMIN}
 pool_mode = transaction
 max_client_conn = 1000
 default_pool_size = 20
+server_login_retry = 2
 ignore_startup_parameters = extra_float_digits,options
 """,
         )

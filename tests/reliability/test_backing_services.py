@@ -114,11 +114,6 @@ def pgbouncer_as_in_the_chart(services):
     services.pgbouncer.admin_query(f"SET server_login_retry = {PGBOUNCER_DEFAULT_LOGIN_RETRY}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="charts/bazaar/templates/pgbouncer/configmap.yaml lacks server_login_retry: "
-    "PgBouncer refuses clients for its default 15 s after Postgres is back (> 10 s)",
-)
 def test_postgres_restart_behind_pgbouncer_under_load(
     fresh_shop, pgbouncer_as_in_the_chart, figures
 ):

@@ -28,6 +28,7 @@ default_pool_size = 20
 min_pool_size = 5
 reserve_pool_size = 5
 server_idle_timeout = 600
+server_login_retry = 2
 ignore_startup_parameters = extra_float_digits,options
 """
 
