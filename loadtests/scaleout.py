@@ -26,7 +26,7 @@ from pathlib import Path
 
 from loadtests import slo
 from loadtests.run import REPORTS_DIR, prepare_on_stack
-from loadtests.stack_env import stack_app_env
+from loadtests.stack_env import ensure_stack_up, stack_app_env
 from loadtests.web import WebServer, start_web, status, wrk
 from tools.stack import configs
 from tools.stack.processes import free_ports, port_accepts, start_detached, wait_until
@@ -114,6 +114,7 @@ def measure(
 
 
 def run(*, quick: bool) -> Path:
+    ensure_stack_up()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run_dir = SCALEOUT_DIR / stamp
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,11 @@ class StackNotRunning(RuntimeError):
     """``make stack`` is not up; the message says how to start it."""
 
 
+def ensure_stack_up() -> None:
+    """``make stack up``: starts the stack, or confirms it runs (then leaves it as it is)."""
+    Stack().up()
+
+
 def stack_state() -> dict:
     state = Stack()._load_state()
     if not state:

@@ -32,7 +32,7 @@ import httpx
 import psutil
 
 from loadtests.run import REPORTS_DIR, prepare_on_stack
-from loadtests.stack_env import stack_app_env
+from loadtests.stack_env import ensure_stack_up, stack_app_env
 from loadtests.web import WebServer, generator_cpu, start_web, status, wrk
 from tools.stack.processes import free_ports
 
@@ -358,6 +358,7 @@ def update_readme(table: str) -> None:
 def run(*, quick: bool, update_readme_table: bool) -> Path:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: apt-get install wrk (make deps installs it)")
+    ensure_stack_up()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run_dir = BENCH_DIR / stamp
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -33,10 +33,12 @@ REPORT_FILES = [
 ]
 
 
-def run_loadtest(stack, report_dir: Path, gates_file: Path) -> subprocess.CompletedProcess:
+def run_loadtest(
+    stack, report_dir: Path, gates_file: Path, *, workers: int = 0, run_time: str = "20s"
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "loadtests.run", "--host", stack.shop_url.rstrip("/"),
-         "--users", "12", "--spawn-rate", "6", "--run-time", "20s", "--workers", "0",
+         "--users", "12", "--spawn-rate", "6", "--run-time", run_time, "--workers", str(workers),
          "--slo", str(gates_file), "--report-dir", str(report_dir)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
@@ -93,3 +95,13 @@ def test_an_impossible_gate_fails_the_same_run_and_names_the_gate(stack, tmp_pat
     assert "limit 0 ms" in result.stdout
     verdict = json.loads((tmp_path / "report" / "gates.json").read_text())
     assert verdict["passed"] is False
+
+
+def test_a_master_with_two_local_workers_runs_every_journey_within_the_gates(
+    stack, tmp_path, tolerant_gates
+):
+    result = run_loadtest(stack, tmp_path / "report", tolerant_gates, workers=2, run_time="15s")
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["failures"] == 0, summary["errors"]
+    assert summary["groups"]["payment"]["requests"] > 0
