@@ -16,7 +16,7 @@ and, standing alone, inside a web pod of a cluster release (see ``loadtests/READ
   logging 40 users in through the API would measure the throttle rather than the shop;
 * what the anonymous journeys browse: category slugs, product slugs and search words.
 
-The JSON file is what ``loadtests/journeys.py`` reads (``LOADTEST_DATA``).
+The JSON file is what ``loadtests/locustfile.py`` reads (``LOADTEST_DATA``).
 """
 
 from __future__ import annotations
