@@ -8,13 +8,13 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 DEBIAN_PACKAGES := postgresql pgbouncer redis-server haproxy prometheus prometheus-alertmanager \
-	prometheus-redis-exporter
+	prometheus-redis-exporter wrk
 PYTEST_ARGS ?=
 
 export UV_LINK_MODE ?= copy
 
 .PHONY: help run test lint format deps sync chart-sync chart-docs stack stack-down stack-logs stack-status \
-	loadtest bench schema clean
+	loadtest scaleout bench schema clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -86,6 +86,9 @@ LOCUST_WORKERS ?= 0
 loadtest: sync ## Locust against HOST (default: make stack), SLO-gated; reports in loadtests/reports/
 	$(UV) run python -m loadtests.run --host $(HOST) --users $(USERS) --spawn-rate $(SPAWN_RATE) \
 		--run-time $(DURATION) --workers $(LOCUST_WORKERS)
+
+scaleout: deps sync ## highest throughput within the p95 gate with 1 and 2 web processes
+	$(UV) run python -m loadtests.scaleout
 
 BENCH_QUICK ?= 0
 bench: deps sync ## the benchmark suite: ratios against baselines run on this machine

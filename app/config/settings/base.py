@@ -199,7 +199,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "bazaar.common.pagination.CursorPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "bazaar.common.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "bazaar.common.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["bazaar.common.throttling.ScopedThrottle"],
     "DEFAULT_THROTTLE_RATES": {
@@ -208,6 +208,9 @@ REST_FRAMEWORK = {
         "reviews": env.str("THROTTLE_REVIEWS", default="30/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Proxies in front of the app (ingress or load balancer): throttles key on the client
+    # address they saw, not on an X-Forwarded-For a client can forge.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=1),
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),

@@ -1,13 +1,14 @@
 from decimal import Decimal
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bazaar.catalog.models import Product
-from bazaar.common.money import quantize
+from bazaar.common.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, quantize
 
 from ..models import Cart, CartItem
+
+MONEY = serializers.DecimalField(max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES)
 
 
 class CartProductSerializer(serializers.ModelSerializer):
@@ -25,7 +26,7 @@ class CartItemSerializer(serializers.ModelSerializer):
         fields = ["id", "product", "quantity", "line_total", "added_at"]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.DECIMAL)
+    @extend_schema_field(MONEY)
     def get_line_total(self, item: CartItem) -> str:
         return str(quantize(item.product.price * item.quantity))
 
@@ -53,14 +54,16 @@ class CartSerializer(serializers.ModelSerializer):
     def _items(self, cart: Cart) -> list[CartItem]:
         return self.context["items"]
 
+    @extend_schema_field(CartItemSerializer(many=True))
     def get_items(self, cart: Cart) -> list[dict]:
         return CartItemSerializer(self._items(cart), many=True).data
 
-    @extend_schema_field(OpenApiTypes.DECIMAL)
+    @extend_schema_field(MONEY)
     def get_total(self, cart: Cart) -> str:
         items = self._items(cart)
         return str(quantize(sum((i.product.price * i.quantity for i in items), Decimal(0))))
 
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_currency(self, cart: Cart) -> str | None:
         items = self._items(cart)
         return items[0].product.currency if items else None
