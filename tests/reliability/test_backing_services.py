@@ -269,5 +269,13 @@ def test_hung_redis_fails_fast_and_never_times_out_a_gunicorn_worker(fresh_shop,
     assert all(outcome.status is not None for outcome in during), [
         o for o in during if o.status is None
     ][:5]
+    # The longest a request may wait on a frozen Redis, from the configured client timeouts: a
+    # broker publish (socket timeout, retried per the publish policy) dominates the cache's.
+    from django.conf import settings
+
+    publish_attempts = settings.CELERY_TASK_PUBLISH_RETRY_POLICY["max_retries"] + 1
+    bound = settings.CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"] * publish_attempts + 1
+    figures.record("redis hung", "bound from the socket timeouts (s)", bound)
+    assert slowest.seconds <= bound
     assert {web.name: web.worker_pids() for web in fresh_shop.webs} == workers_before
     assert not any("WORKER TIMEOUT" in web.output_of_last_run() for web in fresh_shop.webs)
