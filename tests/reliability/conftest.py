@@ -489,17 +489,33 @@ class SteadyLoad:
         return Counter(outcome.status for outcome in self.outcomes)
 
 
+_held_row_locks: list = []
+
+
 @contextlib.contextmanager
 def product_rows_locked(services, product_ids: list[int]) -> Iterator[None]:
     """Hold ``SELECT … FOR UPDATE`` on products from a direct Postgres session, so checkouts
     of them block mid-transaction: requests that are provably in flight."""
     with services.postgres.connect() as connection:
         connection.autocommit = False
-        connection.execute(
-            "SELECT id FROM catalog_product WHERE id = ANY(%s) FOR UPDATE", [product_ids]
-        )
-        yield
-        connection.rollback()
+        _held_row_locks.append(connection)
+        try:
+            connection.execute(
+                "SELECT id FROM catalog_product WHERE id = ANY(%s) FOR UPDATE", [product_ids]
+            )
+            yield
+            connection.rollback()
+        finally:
+            _held_row_locks.remove(connection)
+
+
+@pytest.fixture(autouse=True)
+def _release_row_locks_of_a_failed_test() -> Iterator[None]:
+    """A test that fails while holding product row locks must not leave them to block every
+    later checkout and the database flush after it (torn down before that flush)."""
+    yield
+    while _held_row_locks:
+        _held_row_locks.pop().close()
 
 
 # --- what the shoppers do -----------------------------------------------------------------------
