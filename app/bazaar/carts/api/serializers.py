@@ -12,6 +12,10 @@ MONEY = serializers.DecimalField(max_digits=AMOUNT_MAX_DIGITS, decimal_places=AM
 
 
 class CartProductSerializer(serializers.ModelSerializer):
+    # Declared, so the schema does not take the database's integer range (it differs between
+    # Postgres and SQLite).
+    stock = serializers.IntegerField(read_only=True)
+
     class Meta:
         model = Product
         fields = ["id", "slug", "name", "price", "currency", "stock"]
