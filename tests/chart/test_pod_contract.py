@@ -44,6 +44,7 @@ from tests.plugins.services import DATABASE_PASSWORD
 pytestmark = pytest.mark.services
 
 VENV_BIN = Path(sys.executable).parent
+CHECKOUT = Path(__file__).resolve().parents[2]
 # The scenario's managed endpoints; the test Postgres has no TLS, hence sslmode.
 CONTRACT_VALUES = {"postgresql": {"external": {"sslmode": "prefer"}}}
 # Secrets of the default scenario that the release expects to exist (existingSecret).
@@ -117,11 +118,20 @@ class Container:
 
     def _isolated(self, argv: list[str]) -> list[str]:
         mounts = sorted(self.spec.get("volumeMounts", []), key=lambda m: m["mountPath"] == "/tmp")
-        script = ["mount -t tmpfs -o size=4m tmpfs /run"]
+        # The checkout (code and venv) may itself live under a path an emptyDir covers, such as
+        # /tmp in a CI clone: keep a handle on it and bind it back over the emptyDir after.
+        script = [
+            "mount -t tmpfs -o size=4m tmpfs /run",
+            f"mkdir -p /run/checkout && mount --bind {CHECKOUT} /run/checkout",
+        ]
         for mount in mounts:
             source = self.pod.volumes[mount["name"]]
             script.append(f"mkdir -p {mount['mountPath']}")
             script.append(f"mount --bind {source} {mount['mountPath']}")
+        script.append(
+            f"[ -e {VENV_BIN}/bazaar ] || "
+            f"(mkdir -p {CHECKOUT} && mount --bind /run/checkout {CHECKOUT})"
+        )
         if self.spec["securityContext"]["readOnlyRootFilesystem"]:
             script.append("mount -o remount,bind,ro /")
         script.append("cd /")
