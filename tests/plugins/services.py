@@ -610,6 +610,10 @@ def _services_wanted(config: pytest.Config) -> bool:
     return not is_xdist_controller
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser, args):
     """Start the services and export their URLs before pytest-django imports the settings."""
@@ -624,6 +628,8 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser, args):
                 f"bazaar test services failed to start (logs: {services.log_dir}):\n{error}"
             ) from error
         early_config.stash[services_key] = services
+        # A SIGTERM (CI's time limit, `kill`) ends the run like Ctrl-C, so the services stop.
+        signal.signal(signal.SIGTERM, _interrupt)
         exported = services.environment()
         early_config.stash[saved_environment_key] = {key: os.environ.get(key) for key in exported}
         os.environ.update(exported)
