@@ -25,6 +25,7 @@ from bazaar.common.errors import ApiError, Conflict, Unprocessable
 from bazaar.common.money import quantize
 from bazaar.common.outbox import outbox_enqueue
 
+from . import selectors
 from .models import IdempotencyKey, Order, OrderLine, StockMovement
 
 logger = structlog.get_logger(__name__)
@@ -146,10 +147,6 @@ def _place_order(*, user, shipping_address: Address | None) -> Order:
     return order
 
 
-def _lock(order_id) -> Order:
-    return Order.objects.select_for_update().get(pk=order_id)
-
-
 def _release_stock(*, order: Order, reason: str) -> None:
     lines = list(order.lines.order_by("product_id"))
     products = catalog_services.products_lock_for_checkout(
@@ -182,7 +179,7 @@ def _transition(order: Order, status: str) -> None:
 def order_cancel(*, order_id) -> Order:
     from bazaar.payments import selectors as payment_selectors
 
-    order = _lock(order_id)
+    order = selectors.order_lock(order_id=order_id)
     if order.status == Order.Status.PENDING_PAYMENT and payment_selectors.payment_in_progress(
         order_id=order.pk
     ):
@@ -197,7 +194,7 @@ def order_cancel(*, order_id) -> Order:
 @transaction.atomic
 def order_mark_paid(*, order_id) -> Order:
     """Called once the provider captured the money; idempotent."""
-    order = _lock(order_id)
+    order = selectors.order_lock(order_id=order_id)
     if order.status in {Order.Status.PAID, Order.Status.FULFILLED}:
         return order
     if order.status != Order.Status.PENDING_PAYMENT:
@@ -215,7 +212,7 @@ def order_mark_paid(*, order_id) -> Order:
 
 @transaction.atomic
 def order_mark_payment_failed(*, order_id, reason: str) -> Order:
-    order = _lock(order_id)
+    order = selectors.order_lock(order_id=order_id)
     if order.status != Order.Status.PENDING_PAYMENT:
         return order
     _transition(order, Order.Status.PAYMENT_FAILED)
@@ -226,7 +223,7 @@ def order_mark_payment_failed(*, order_id, reason: str) -> Order:
 
 @transaction.atomic
 def order_fulfill(*, order_id) -> Order:
-    order = _lock(order_id)
+    order = selectors.order_lock(order_id=order_id)
     _transition(order, Order.Status.FULFILLED)
     return order
 
@@ -235,12 +232,10 @@ def orders_expire_unpaid(*, now=None) -> int:
     """Expire orders left unpaid past their deadline and give their stock back."""
     from bazaar.payments import selectors as payment_selectors
 
-    from .selectors import orders_due_to_expire
-
     expired = 0
-    for order_id in orders_due_to_expire(now=now).values_list("pk", flat=True)[:500]:
+    for order_id in selectors.orders_due_to_expire(now=now).values_list("pk", flat=True)[:500]:
         with transaction.atomic():
-            order = _lock(order_id)
+            order = selectors.order_lock(order_id=order_id)
             if order.status != Order.Status.PENDING_PAYMENT:
                 continue
             if payment_selectors.payment_in_progress(order_id=order.pk):

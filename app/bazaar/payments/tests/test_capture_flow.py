@@ -2,6 +2,7 @@
 simulator over HTTP, Postgres behind PgBouncer and the SMTP sink."""
 
 import json
+import os
 import time
 import uuid
 
@@ -149,7 +150,7 @@ def start_beat(services) -> ManagedProcess:
         log_dir=services.log_dir,
         cwd=APP_DIR,
         env={
-            **__import__("os").environ,
+            **os.environ,
             "DJANGO_SETTINGS_MODULE": TEST_SETTINGS_MODULE,
             "CELERY_BEAT_TICK_FILE": str(work_dir / "tick"),
             "CELERY_BEAT_SCHEDULE_FILENAME": str(work_dir / "schedule"),
