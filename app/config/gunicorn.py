@@ -5,9 +5,12 @@ heartbeat file in memory; Prometheus multiprocess files wiped at start and marke
 worker exits so counters stay correct across workers and restarts.
 """
 
+import gc
 import os
 import shutil
 from pathlib import Path
+
+from gunicorn.glogging import Logger
 
 from bazaar.common.logging import configure_logging
 
@@ -38,6 +41,15 @@ logconfig_dict["loggers"] |= {
     "gunicorn.error": {"level": loglevel.upper(), "handlers": [], "propagate": True},
     "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
 }
+
+
+class AppLogger(Logger):
+    def access(self, resp, req, environ, request_time):
+        """Nothing: the access line is the app's. Gunicorn's own would work out every field of
+        every request before finding its logger silenced."""
+
+
+logger_class = AppLogger
 proc_name = "bazaar-web"
 control_socket_disable = True
 
@@ -53,6 +65,19 @@ def on_starting(server):
                 shutil.rmtree(child)
             else:
                 child.unlink()
+
+
+def post_worker_init(worker):
+    """Load the URLconf (and with it every view), then freeze what is loaded.
+
+    ``gc.freeze`` moves the objects alive now (Django, DRF, the app: over 100 000 of them) out
+    of the collector's reach. Without it every full collection walks them all, a stall of tens
+    of milliseconds for the whole worker, and a cache-miss request costs about a tenth more CPU.
+    """
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - imports the views
+    gc.freeze()
 
 
 def child_exit(server, worker):

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from bazaar.common.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, Currency
 
+from .. import selectors
 from ..models import Category, Product, ProductImage
 
 
@@ -52,7 +53,7 @@ class ProductSerializer(serializers.Serializer):
     stock = serializers.IntegerField(read_only=True)
     in_stock = serializers.BooleanField(read_only=True)
     rating = serializers.SerializerMethodField()
-    images = ProductImageSerializer(many=True, read_only=True)
+    images = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
@@ -63,6 +64,23 @@ class ProductSerializer(serializers.Serializer):
             "average": None if average is None else f"{average:.2f}",
             "count": product.rating_count,
         }
+
+    @extend_schema_field(ProductImageSerializer(many=True))
+    def get_images(self, product: Product) -> list:
+        images = selectors.product_images(product)
+        return [_IMAGE_READER.to_representation(image) for image in images]
+
+
+# Making a serializer deep-copies its declared fields, which costs as much as the rest of the
+# serializing. Reading with no context is stateless, so one instance of each read serializer
+# serves every request on every thread.
+_PRODUCT_READER = ProductSerializer()
+_IMAGE_READER = ProductImageSerializer()
+
+
+def product_data(product: Product) -> dict:
+    """The representation of one product, as ``ProductSerializer(product).data``."""
+    return _PRODUCT_READER.to_representation(product)
 
 
 class ProductWriteSerializer(serializers.ModelSerializer):

@@ -8,7 +8,12 @@ from bazaar.common import pagination
 
 from .. import cache, selectors, services
 from .filters import ProductFilter
-from .serializers import CategorySerializer, ProductSerializer, ProductWriteSerializer
+from .serializers import (
+    CategorySerializer,
+    ProductSerializer,
+    ProductWriteSerializer,
+    product_data,
+)
 
 
 class CategoryPagination(pagination.CursorPagination):
@@ -79,7 +84,7 @@ class ProductViewSet(
         key = cache.detail_key(kwargs[self.lookup_field])
         data = cache.get(key)
         if data is None:
-            data = ProductSerializer(self.get_object(), context=self.get_serializer_context()).data
+            data = product_data(self.get_object())
             cache.put(key, data)
         return Response(data)
 
