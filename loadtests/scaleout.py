@@ -12,6 +12,16 @@ connections until the p95 of the read mix (product detail and list, the ``read``
 
     scaling efficiency = capacity(2 processes) / (2 x capacity(1 process))
 
+Every step also measures where the CPU went: the web processes' own CPU per request, and the
+CPU per request of everything else on the machine (load balancer, load generator, Redis, the
+kernel's loopback). With one process its core is the bound and the rest fits on the other
+core; with two, everything shares both cores, so on this machine the efficiency cannot exceed
+
+    bound = web CPU per request / (web CPU per request + shared CPU per request)
+
+and ``per_web_cpu_efficiency`` (requests per second of web CPU at 2 processes over 1) shows
+whether the app itself scales, with the machine's share taken out.
+
 Results go to ``loadtests/reports/scaleout/<timestamp>.json``.
 """
 
@@ -21,8 +31,11 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+
+import psutil
 
 from loadtests import slo
 from loadtests.run import REPORTS_DIR, prepare_on_stack
@@ -48,17 +61,49 @@ def read_paths(data: dict) -> list[str]:
     return paths
 
 
-def capacity(url: str, paths: list[str], *, p95_gate_ms: float, seconds: float, steps) -> dict:
+def _cpu_seconds(servers: Sequence[WebServer]) -> tuple[float, float]:
+    """CPU seconds used so far by the web processes (masters and workers), and by the whole
+    machine (every CPU's busy time)."""
+    web = 0.0
+    for server in servers:
+        master = psutil.Process(server.process.pid)
+        for process in [master, *master.children(recursive=True)]:
+            times = process.cpu_times()
+            web += times.user + times.system
+    machine = psutil.cpu_times()
+    return web, machine.user + machine.nice + machine.system + machine.irq + machine.softirq
+
+
+def capacity(
+    url: str,
+    paths: list[str],
+    *,
+    servers: Sequence[WebServer],
+    p95_gate_ms: float,
+    seconds: float,
+    steps,
+) -> dict:
     """Step the load up until the p95 breaks the gate; the best throughput within it."""
     runs = []
     for connections in steps:
+        web_before, machine_before = _cpu_seconds(servers)
+        result = wrk(url, paths, seconds, connections=connections, cpu_list=None)
+        web_after, machine_after = _cpu_seconds(servers)
+        requests = max(result["rps"] * seconds, 1)
+        web_ms = (web_after - web_before) / requests * 1000
         run = {
             "connections": connections,
-            **wrk(url, paths, seconds, connections=connections, cpu_list=None),
+            **result,
+            "web_cpu_ms_per_request": round(web_ms, 3),
+            "shared_cpu_ms_per_request": round(
+                max((machine_after - machine_before) / requests * 1000 - web_ms, 0.0), 3
+            ),
         }
         runs.append(run)
         print(f"    {connections:3} connections: {run['rps']:8.1f} rps, p95 {run['p95_ms']} ms, "
-              f"{run['errors']} errors, wrk {run['generator_cpu_cores']} cores")  # fmt: skip
+              f"{run['errors']} errors, wrk {run['generator_cpu_cores']} cores, CPU per request "
+              f"{run['web_cpu_ms_per_request']} ms web + {run['shared_cpu_ms_per_request']} ms "
+              "shared")  # fmt: skip
         if run["p95_ms"] > p95_gate_ms or run["errors"]:
             break
     within = [run for run in runs if run["p95_ms"] <= p95_gate_ms and not run["errors"]]
@@ -103,7 +148,7 @@ def measure(
             status(url + path)
         print(f"  {processes} web process(es):")
         return capacity(
-            url, paths, p95_gate_ms=gate, seconds=2 if quick else 8,
+            url, paths, servers=servers, p95_gate_ms=gate, seconds=2 if quick else 8,
             steps=QUICK_CONNECTION_STEPS if quick else CONNECTION_STEPS,
         )  # fmt: skip
     finally:
@@ -136,15 +181,29 @@ def run(*, quick: bool) -> Path:
         "p95_gate_ms": gate,
         "capacity_rps": {"1": one, "2": two},
         "scaling_efficiency": round(two / (2 * one), 3) if one else None,
+        **cpu_figures(sizes[1]["best"], sizes[2]["best"]),
         "sizes": {str(count): figures for count, figures in sizes.items()},
     }
     path = SCALEOUT_DIR / f"{stamp}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(
         f"capacity within p95 <= {gate:g} ms: 1 process {one:.0f} rps, 2 processes {two:.0f} rps; "
-        f"scaling efficiency {results['scaling_efficiency']}\nresults: {path}"
+        f"scaling efficiency {results['scaling_efficiency']} (this machine's bound "
+        f"{results['efficiency_bound']}; per web CPU {results['per_web_cpu_efficiency']})\n"
+        f"results: {path}"
     )
     return path
+
+
+def cpu_figures(one: dict | None, two: dict | None) -> dict:
+    """What the machine lets the efficiency be, and the efficiency per web CPU (see above)."""
+    if not one or not two:
+        return {"efficiency_bound": None, "per_web_cpu_efficiency": None}
+    web, shared = two["web_cpu_ms_per_request"], two["shared_cpu_ms_per_request"]
+    return {
+        "efficiency_bound": round(web / (web + shared), 3) if web + shared else None,
+        "per_web_cpu_efficiency": (round(one["web_cpu_ms_per_request"] / web, 3) if web else None),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
