@@ -84,9 +84,19 @@ def test_postgres_restart_keeps_data_and_pgbouncer_reconnects(services):
     finally:
         services.postgres.start()
 
-    with services.pgbouncer.connect() as conn:
-        rows = conn.execute("SELECT value FROM restart_probe").fetchall()
-        conn.execute("DROP TABLE restart_probe")
+    # A login PgBouncer tried while Postgres was down (any client of the session's services
+    # may have asked) makes it refuse for server_login_retry (2 s) before it tries again.
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with services.pgbouncer.connect() as conn:
+                rows = conn.execute("SELECT value FROM restart_probe").fetchall()
+                conn.execute("DROP TABLE restart_probe")
+            break
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     assert rows == [("kept",)]
 
 

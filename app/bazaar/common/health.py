@@ -3,6 +3,7 @@ readiness: the database, the cache and the broker each answer within a short tim
 lists the checks that failed so an operator sees why the pod left the load balancer."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import redis
 from django.conf import settings
@@ -42,14 +43,29 @@ def _run(check) -> dict:
     return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
+# The database check runs on a thread of its own (one per process, so checks never pile up):
+# a database that takes the query and never answers, like PgBouncer queueing it while Postgres
+# cannot be reached, fails the check after the timeout instead of holding the probe.
+_database_checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="readyz-database")
+
+
 def check_database() -> None:
+    try:
+        _database_checker.submit(_select_one).result(timeout=CHECK_TIMEOUT_SECONDS)
+    except TimeoutError:
+        raise TimeoutError(f"no answer within {CHECK_TIMEOUT_SECONDS:g} s") from None
+
+
+def _select_one() -> None:
     connection = connections["default"]
+    # No request cycle on this thread: honour CONN_MAX_AGE and drop a connection gone bad here.
+    connection.close_if_unusable_or_obsolete()
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception:
-        # A broken persistent connection must not stay broken for the next request.
+        # A broken persistent connection must not stay broken for the next check.
         connection.close()
         raise
 

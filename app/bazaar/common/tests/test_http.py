@@ -1,6 +1,8 @@
 """Probes, the error envelope and the cross-cutting headers, through the full middleware stack."""
 
 import json
+import threading
+import time
 
 import pytest
 from django.test import Client
@@ -36,6 +38,43 @@ def test_readyz_is_503_and_names_what_failed_when_redis_is_down(client, services
     assert checks["cache"]["status"] == "error"
     assert checks["broker"]["status"] == "error"
     assert client.get("/readyz").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readyz_is_503_when_the_database_takes_the_query_and_never_answers(client, services):
+    """A stalled database endpoint (PgBouncer frozen once connected: the query is taken and
+    never answered, and no connect timeout applies): the probe answers "not ready" instead of
+    hanging."""
+    answers, paused = [], threading.Event()
+
+    def probe() -> None:
+        answers.append(Client().get("/readyz"))  # connects while everything answers
+        paused.wait()
+        answers.append(Client().get("/readyz"))
+
+    prober = threading.Thread(target=probe, daemon=True)
+    prober.start()
+    wait_for(lambda: answers, "the first probe")
+    services.pgbouncer.pause()
+    try:
+        paused.set()
+        prober.join(timeout=30)
+    finally:
+        services.pgbouncer.resume()
+    assert answers[0].status_code == 200
+    assert len(answers) == 2, "/readyz hung while the database did not answer"
+    error = assert_envelope(answers[1], 503, "not_ready")
+    assert error["details"]["checks"]["database"]["error"].startswith("TimeoutError")
+    assert error["details"]["checks"]["cache"]["status"] == "ok"
+    wait_for(lambda: client.get("/readyz").status_code == 200, "/readyz once the database answers")
+
+
+def wait_for(condition, what: str, attempts: int = 100) -> None:
+    for _ in range(attempts):
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_probes_answer_any_host(client):
