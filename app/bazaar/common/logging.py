@@ -64,6 +64,9 @@ def configure_logging(*, log_format: str, level: str) -> dict:
     )
     structlog.configure(
         processors=[
+            # First: an event below its logger's level is dropped before any work is done on
+            # it (django-structlog's own started/finished pair, silenced below, on every request).
+            structlog.stdlib.filter_by_level,
             *SHARED_PROCESSORS,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
