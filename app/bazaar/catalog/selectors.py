@@ -52,7 +52,7 @@ def _with_images(products: QuerySet[Product]) -> QuerySet[Product]:
 def _image_rows_sql() -> RawSQL:
     # Written out rather than an ``ArraySubquery``: compiling the ORM's subquery on every
     # request cost more than running it. ``catalog_product`` is the query's base table, so its
-    # table name is its alias; the tests compare this with the images through the ORM.
+    # table name is its alias. The catalog API tests check the images and their order.
     return RawSQL(
         "ARRAY(SELECT jsonb_build_object('image', i.image, 'alt_text', i.alt_text)"
         " FROM catalog_productimage i WHERE i.product_id = catalog_product.id"

@@ -43,16 +43,19 @@ def _run(check) -> dict:
     return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
-# The database check runs on a thread of its own (one per process, so checks never pile up):
-# a database that takes the query and never answers, like PgBouncer queueing it while Postgres
-# cannot be reached, fails the check after the timeout instead of holding the probe.
+# The database check runs on a thread of its own, one per process: a database that takes the
+# query and never answers, like PgBouncer queueing it while Postgres cannot be reached, fails
+# the check after the timeout instead of holding the probe. A check still waiting for the thread
+# when its probe gives up is cancelled, so checks do not pile up behind a stuck one.
 _database_checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="readyz-database")
 
 
 def check_database() -> None:
+    future = _database_checker.submit(_select_one)
     try:
-        _database_checker.submit(_select_one).result(timeout=CHECK_TIMEOUT_SECONDS)
+        future.result(timeout=CHECK_TIMEOUT_SECONDS)
     except TimeoutError:
+        future.cancel()
         raise TimeoutError(f"no answer within {CHECK_TIMEOUT_SECONDS:g} s") from None
 
 
