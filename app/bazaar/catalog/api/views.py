@@ -92,14 +92,14 @@ class ProductViewSet(
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         product = services.product_create(**serializer.validated_data)
-        return Response(ProductSerializer(product).data, status=status.HTTP_201_CREATED)
+        return Response(product_data(product), status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
         product = self.get_object()
         serializer = self.get_serializer(product, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         product = services.product_update(product=product, **serializer.validated_data)
-        return Response(ProductSerializer(product).data)
+        return Response(product_data(product))
 
     def destroy(self, request, *args, **kwargs):
         services.product_delete(product=self.get_object())

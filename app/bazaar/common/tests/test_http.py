@@ -2,7 +2,6 @@
 
 import json
 import threading
-import time
 
 import pytest
 from django.test import Client
@@ -10,6 +9,7 @@ from django.test import Client
 from bazaar.accounts.tests.test_api import assert_envelope
 from bazaar.common import throttling
 from bazaar.common.logging import REDACTED, redact_secrets
+from tools.stack.processes import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +54,7 @@ def test_readyz_is_503_when_the_database_takes_the_query_and_never_answers(clien
 
     prober = threading.Thread(target=probe, daemon=True)
     prober.start()
-    wait_for(lambda: answers, "the first probe")
+    assert wait_until(lambda: answers, timeout=20), "the first probe did not answer"
     services.pgbouncer.pause()
     try:
         paused.set()
@@ -66,15 +66,9 @@ def test_readyz_is_503_when_the_database_takes_the_query_and_never_answers(clien
     error = assert_envelope(answers[1], 503, "not_ready")
     assert error["details"]["checks"]["database"]["error"].startswith("TimeoutError")
     assert error["details"]["checks"]["cache"]["status"] == "ok"
-    wait_for(lambda: client.get("/readyz").status_code == 200, "/readyz once the database answers")
-
-
-def wait_for(condition, what: str, attempts: int = 100) -> None:
-    for _ in range(attempts):
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    assert wait_until(lambda: client.get("/readyz").status_code == 200, timeout=20), (
+        "/readyz did not come back once the database answered"
+    )
 
 
 def test_probes_answer_any_host(client):
