@@ -28,6 +28,10 @@ from tools.stack.processes import RunningProcess, start_detached, wait_until
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAUNCHER = Path(sys.executable).with_name("bazaar")
 READY_TIMEOUT = 60
+# Two connections keep a worker busy: one request computes while the other waits on I/O.
+MIN_CONNECTIONS_PER_WORKER = 2
+SPREAD_ATTEMPTS = 30
+SPREAD_PAUSE = 0.2
 
 
 @dataclass
@@ -44,6 +48,19 @@ class WebServer:
         """Resident memory of each gunicorn worker (the master's children)."""
         master = psutil.Process(self.process.pid)
         return [round(child.memory_info().rss / 2**20, 1) for child in master.children()]
+
+    def connections_per_worker(self) -> list[int]:
+        """Established client connections each gunicorn worker holds, fewest first."""
+        workers = psutil.Process(self.process.pid).children()
+        return sorted(
+            sum(
+                1
+                for connection in worker.net_connections(kind="tcp")
+                if connection.status == psutil.CONN_ESTABLISHED
+                and connection.laddr.port == self.port
+            )
+            for worker in workers
+        )
 
     def stop(self) -> None:
         self.process.stop(timeout=30)
@@ -113,11 +130,25 @@ end
 
 
 def wrk(
-    url: str, paths: Sequence[str], seconds: float, *, connections: int, cpu_list: str | None
+    url: str,
+    paths: Sequence[str],
+    seconds: float,
+    *,
+    connections: int,
+    cpu_list: str | None,
+    spread_over: WebServer | None = None,
 ) -> dict:
     """One wrk run (one thread) cycling through ``paths``: requests per second, latency
     percentiles, errors, and the CPU the generator itself used in cores (1.0 is one saturated
-    core), so a saturated load generator shows in the results."""
+    core), so a saturated load generator shows in the results.
+
+    With ``spread_over``, the run is measured only once every worker of that server holds
+    ``MIN_CONNECTIONS_PER_WORKER`` of wrk's connections. Gunicorn's workers share one listening
+    socket and the kernel does not balance them: wrk opens its connections in one burst and the
+    first worker to wake often accepts them all, which measures one worker, half the server.
+    A run that starts lopsided is stopped and started again (``SPREAD_ATTEMPTS`` times at
+    most); the spread it ran with is in the result.
+    """
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT % ", ".join(json.dumps(path) for path in paths))
     command = [
@@ -126,11 +157,25 @@ def wrk(
     ]  # fmt: skip
     if cpu_list is not None:
         command = ["taskset", "--cpu-list", cpu_list, *command]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
-        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
+        for attempt in range(1, SPREAD_ATTEMPTS + 1):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            process = subprocess.Popen(  # noqa: S603
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            spread = None if spread_over is None else _spread(spread_over, connections)
+            if spread is None or spread[0] >= MIN_CONNECTIONS_PER_WORKER:
+                break
+            if attempt == SPREAD_ATTEMPTS:
+                break  # measured as it is; the spread in the result shows it
+            process.kill()
+            process.communicate()
+            time.sleep(SPREAD_PAUSE)  # the server finishes the requests in flight
+        output, _ = process.communicate()
     finally:
         Path(script.name).unlink()
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, command, output)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     percentiles = json.loads(re.search(r"^WRK_JSON (.*)$", output, re.M).group(1))
@@ -142,7 +187,14 @@ def wrk(
         "errors": (int(non_2xx.group(1)) if non_2xx else 0)
         + (sum(map(int, socket_errors.groups())) if socket_errors else 0),
         "generator_cpu_cores": round(cpu / seconds, 2),
+        **({} if spread is None else {"connections_per_worker": spread, "attempts": attempt}),
     }
+
+
+def _spread(server: WebServer, connections: int) -> list[int]:
+    """The server's connections per worker once all of wrk's are established (or after 2 s)."""
+    wait_until(lambda: sum(server.connections_per_worker()) >= connections, 2, 0.02)
+    return server.connections_per_worker()
 
 
 def generator_cpu() -> str | None:

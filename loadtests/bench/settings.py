@@ -3,7 +3,9 @@
 Served by ``bazaar web`` (the same gunicorn configuration) with
 ``DJANGO_SETTINGS_MODULE=loadtests.bench.settings``, on the same database connection settings
 as the app (``DATABASE_URL``, ``DATABASE_POOLER``), so the ratio measures the stack, not the
-database.
+database. It keeps Django's own backend and connection check (``SELECT 1`` before a request's
+first query); the app's backend checks the socket instead (``bazaar/common/db``), and what that
+saves is part of what the ratio measures.
 """
 
 import environ

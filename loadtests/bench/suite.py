@@ -147,6 +147,7 @@ class Bench:
                         self.profile.seconds,
                         connections=WRK_CONNECTIONS,
                         cpu_list=generator_cpu(),
+                        spread_over=self.servers[server],
                     )
                 )
         return {name: _median_run(runs) for name, runs in samples.items()}
@@ -241,7 +242,11 @@ class Bench:
 
 def _median_run(runs: list[dict]) -> dict:
     middle = sorted(runs, key=lambda run: run["rps"])[len(runs) // 2]
-    return {**middle, "rounds_rps": [run["rps"] for run in runs]}
+    return {
+        **middle,
+        "rounds_rps": [run["rps"] for run in runs],
+        "rounds_connections_per_worker": [run.get("connections_per_worker") for run in runs],
+    }
 
 
 def _percentile(values: list[float], fraction: float) -> float | None:
