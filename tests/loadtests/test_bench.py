@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from loadtests import web
 from loadtests.bench import suite
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(600)]
@@ -56,6 +57,15 @@ def test_every_http_benchmark_ran_without_errors_and_reports_the_generator_cpu(q
     for name, run in results["http"].items():
         assert run["rps"] > 0 and run["errors"] == 0, (name, run)
         assert 0 <= run["generator_cpu_cores"] <= results["machine"]["cores"], name
+
+
+def test_every_http_run_records_how_its_connections_spread_over_the_workers(quick_bench):
+    _, results, _ = quick_bench
+    for name, run in results["http"].items():
+        for spread in run["rounds_connections_per_worker"]:
+            assert len(spread) == int(suite.WEB_CONCURRENCY), (name, spread)
+            assert sum(spread) == suite.WRK_CONNECTIONS, (name, spread)
+        assert 1 <= run["attempts"] <= web.SPREAD_ATTEMPTS, (name, run)
 
 
 def test_checkouts_go_through_the_real_worker_to_paid(quick_bench):
