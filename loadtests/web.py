@@ -163,8 +163,15 @@ def wrk(
             process = subprocess.Popen(  # noqa: S603
                 command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
             )
-            spread = None if spread_over is None else _spread(spread_over, connections)
-            if spread is None or spread[0] >= MIN_CONNECTIONS_PER_WORKER:
+            try:
+                spread = None if spread_over is None else _spread(spread_over, connections)
+            except BaseException:
+                process.kill()
+                process.communicate()
+                raise
+            if spread is None or spread[0] >= min(
+                MIN_CONNECTIONS_PER_WORKER, connections // len(spread)
+            ):
                 break
             if attempt == SPREAD_ATTEMPTS:
                 break  # measured as it is; the spread in the result shows it
@@ -194,7 +201,10 @@ def wrk(
 def _spread(server: WebServer, connections: int) -> list[int]:
     """The server's connections per worker once all of wrk's are established (or after 2 s)."""
     wait_until(lambda: sum(server.connections_per_worker()) >= connections, 2, 0.02)
-    return server.connections_per_worker()
+    spread = server.connections_per_worker()
+    if not spread:
+        raise RuntimeError(f"{server.name} has no workers; see its log")
+    return spread
 
 
 def generator_cpu() -> str | None:
