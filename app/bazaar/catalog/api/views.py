@@ -76,7 +76,8 @@ class ProductViewSet(
         key = cache.list_key(request.get_host() + request.get_full_path())
         data = cache.get(key)
         if data is None:
-            data = super().list(request, *args, **kwargs).data
+            page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+            data = self.get_paginated_response([product_data(product) for product in page]).data
             cache.put(key, data)
         return Response(data)
 
