@@ -8,7 +8,10 @@ Each web process stands for one pod: ``bazaar web`` with one gunicorn worker
 its own HAProxy configured as ``make stack`` configures its load balancer (the shared stack's
 own web processes are left alone). For each size the load steps up by doubling wrk's
 connections until the p95 of the read mix (product detail and list, the ``read`` gate of
-``slo.yaml``) breaks the gate; the best throughput within the gate is the capacity.
+``slo.yaml``) breaks the gate; the best throughput within the gate is the capacity. Both
+sizes run side by side and are measured in interleaved rounds (three; one with ``--quick``):
+a size's capacity is the median of its rounds, as one round's swings by ±8 % on a shared
+machine.
 
     scaling efficiency = capacity(2 processes) / (2 x capacity(1 process))
 
@@ -49,6 +52,7 @@ SCALEOUT_DIR = REPORTS_DIR / "scaleout"
 FIRST_PORT = 24000
 CONNECTION_STEPS = (2, 4, 8, 16, 32, 64)
 QUICK_CONNECTION_STEPS = (1, 8)
+ROUNDS = 3
 
 
 def read_paths(data: dict) -> list[str]:
@@ -129,33 +133,63 @@ def start_load_balancer(port: int, web_ports: list[int], run_dir: Path):
     return process
 
 
-def measure(
-    processes: int, *, app_env: dict, run_dir: Path, paths: list[str], gate: float, quick: bool
-) -> dict:
-    cores = os.cpu_count() or 1
-    lb_port, *web_ports = free_ports(processes + 1, FIRST_PORT)
-    servers: list[WebServer] = []
-    load_balancer = None
-    try:
-        for index, port in enumerate(web_ports):
-            servers.append(
-                start_web(f"web-{processes}-{index + 1}", port, app_env=app_env, run_dir=run_dir,
-                          cpu_list=str(index % cores))
-            )  # fmt: skip
-        load_balancer = start_load_balancer(lb_port, web_ports, run_dir)
-        url = f"http://127.0.0.1:{lb_port}"
+class Deployment:
+    """``processes`` web processes, each pinned to its own CPU, behind their own HAProxy."""
+
+    def __init__(self, processes: int, *, app_env: dict, run_dir: Path, paths: list[str]):
+        self.processes = processes
+        self.servers: list[WebServer] = []
+        self.load_balancer = None
+        cores = os.cpu_count() or 1
+        lb_port, *web_ports = free_ports(processes + 1, FIRST_PORT)
+        try:
+            for index, port in enumerate(web_ports):
+                self.servers.append(
+                    start_web(f"web-{processes}-{index + 1}", port, app_env=app_env,
+                              run_dir=run_dir, cpu_list=str(index % cores))
+                )  # fmt: skip
+            self.load_balancer = start_load_balancer(lb_port, web_ports, run_dir)
+        except BaseException:
+            self.stop()
+            raise
+        self.url = f"http://127.0.0.1:{lb_port}"
         for path in paths:  # fill the cache and load every worker's code before measuring
-            status(url + path)
-        print(f"  {processes} web process(es):")
-        return capacity(
-            url, paths, servers=servers, p95_gate_ms=gate, seconds=2 if quick else 8,
-            steps=QUICK_CONNECTION_STEPS if quick else CONNECTION_STEPS,
-        )  # fmt: skip
-    finally:
-        if load_balancer is not None:
-            load_balancer.stop(timeout=10)
-        for server in servers:
+            status(self.url + path)
+
+    def stop(self) -> None:
+        if self.load_balancer is not None:
+            self.load_balancer.stop(timeout=10)
+        for server in self.servers:
             server.stop()
+
+
+def measure(*, app_env: dict, run_dir: Path, paths: list[str], gate: float, quick: bool) -> dict:
+    """Both sizes, in interleaved rounds (1, 2, 1, 2, …) so that drift on the machine hits
+    both alike; each size's capacity is the median of its rounds."""
+    deployments: dict[int, Deployment] = {}
+    rounds: dict[int, list[dict]] = {1: [], 2: []}
+    try:
+        for count in rounds:
+            deployments[count] = Deployment(count, app_env=app_env, run_dir=run_dir, paths=paths)
+        for number in range(1, (1 if quick else ROUNDS) + 1):
+            for count, deployment in deployments.items():
+                print(f"  round {number}, {count} web process(es):")
+                rounds[count].append(
+                    capacity(
+                        deployment.url, paths, servers=deployment.servers, p95_gate_ms=gate,
+                        seconds=2 if quick else 8,
+                        steps=QUICK_CONNECTION_STEPS if quick else CONNECTION_STEPS,
+                    )
+                )  # fmt: skip
+    finally:
+        for deployment in deployments.values():
+            deployment.stop()
+    return {count: _median_round(runs) for count, runs in rounds.items()}
+
+
+def _median_round(runs: list[dict]) -> dict:
+    middle = sorted(runs, key=lambda run: run["capacity_rps"])[len(runs) // 2]
+    return {**middle, "rounds_capacity_rps": [run["capacity_rps"] for run in runs]}
 
 
 def run(*, quick: bool) -> Path:
@@ -168,10 +202,7 @@ def run(*, quick: bool) -> Path:
     prepare_on_stack(accounts=0, out=data_file, account_prefix="scaleout")
     paths = read_paths(json.loads(data_file.read_text()))
     app_env = {**stack_app_env(), "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "4"}
-    sizes = {
-        count: measure(count, app_env=app_env, run_dir=run_dir, paths=paths, gate=gate, quick=quick)
-        for count in (1, 2)
-    }
+    sizes = measure(app_env=app_env, run_dir=run_dir, paths=paths, gate=gate, quick=quick)
     one, two = sizes[1]["capacity_rps"], sizes[2]["capacity_rps"]
     results = {
         "started_at": stamp,

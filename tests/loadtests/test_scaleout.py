@@ -27,6 +27,7 @@ def test_quick_scaleout_measures_one_and_two_processes_and_their_efficiency(stac
         steps = results["sizes"][size]["steps"]
         assert steps and all(step["errors"] == 0 for step in steps), steps
         assert results["capacity_rps"][size] == results["sizes"][size]["best"]["rps"] > 0
+        assert results["sizes"][size]["rounds_capacity_rps"] == [results["capacity_rps"][size]]
         # Serving a request takes web CPU; the load balancer and wrk take some of the rest.
         assert all(step["web_cpu_ms_per_request"] > 0 for step in steps), steps
         assert all(step["shared_cpu_ms_per_request"] > 0 for step in steps), steps
