@@ -9,9 +9,9 @@ its own HAProxy configured as ``make stack`` configures its load balancer (the s
 own web processes are left alone). For each size the load steps up by doubling wrk's
 connections until the p95 of the read mix (product detail and list, the ``read`` gate of
 ``slo.yaml``) breaks the gate; the best throughput within the gate is the capacity. Both
-sizes run side by side and are measured in interleaved rounds (three; one with ``--quick``):
-a size's capacity is the median of its rounds, as one round's swings by ±8 % on a shared
-machine.
+sizes run side by side and are measured in interleaved rounds (three; one with ``--quick``),
+and a size's capacity is the median of its rounds: measured once, a size's capacity swung by
+±8 % between runs on a shared machine.
 
     scaling efficiency = capacity(2 processes) / (2 x capacity(1 process))
 
@@ -137,7 +137,6 @@ class Deployment:
     """``processes`` web processes, each pinned to its own CPU, behind their own HAProxy."""
 
     def __init__(self, processes: int, *, app_env: dict, run_dir: Path, paths: list[str]):
-        self.processes = processes
         self.servers: list[WebServer] = []
         self.load_balancer = None
         cores = os.cpu_count() or 1
