@@ -169,12 +169,11 @@ def wrk(
                 process.kill()
                 process.communicate()
                 raise
-            if spread is None or spread[0] >= min(
+            lopsided = spread is not None and spread[0] < min(
                 MIN_CONNECTIONS_PER_WORKER, connections // len(spread)
-            ):
-                break
-            if attempt == SPREAD_ATTEMPTS:
-                break  # measured as it is; the spread in the result shows it
+            )
+            if not lopsided or attempt == SPREAD_ATTEMPTS:
+                break  # a lopsided last try is measured as it is; its spread is in the result
             process.kill()
             process.communicate()
             time.sleep(SPREAD_PAUSE)  # the server finishes the requests in flight

@@ -21,7 +21,7 @@ from django_prometheus.db.backends.postgresql import base
 class DatabaseWrapper(base.DatabaseWrapper):
     def is_usable(self) -> bool:
         connection = self.connection
-        if connection is None or connection.closed or connection.broken:
+        if connection is None or connection.closed:  # psycopg: broken implies closed
             return False
         poller = select.poll()
         poller.register(connection.fileno(), select.POLLIN)
