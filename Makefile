@@ -75,6 +75,22 @@ stack-logs: ## follow the stack's logs
 stack-status: ## what the stack runs and where
 	$(UV) run python -m tools.stack status
 
+CLUSTER_DEBIAN_PACKAGES := containerd runc containernetworking-plugins iptables conntrack socat \
+	openssl gcc libc6-dev
+.PHONY: cluster cluster-down cluster-status cluster-deps
+
+cluster-deps: ## install the Debian packages the local cluster runs on (as root; else print it)
+	@$(MAKE) --no-print-directory deps DEBIAN_PACKAGES="$(CLUSTER_DEBIAN_PACKAGES)"
+
+cluster: cluster-deps sync ## a single-node Kubernetes built from its Go modules (.cluster/kubeconfig)
+	$(UV) run python -m tools.cluster up
+
+cluster-down: ## stop the cluster; leaves no process, mount, netns, veth or iptables chain behind
+	$(UV) run python -m tools.cluster down
+
+cluster-status: ## the cluster's processes and whether its API server is ready
+	$(UV) run python -m tools.cluster status
+
 clean: ## remove local state (the stack must be down)
 	rm -rf .stack .tools app/db.sqlite3 app/media app/staticfiles loadtests/reports
 

@@ -93,6 +93,7 @@ COMPONENTS = (
         ("metrics-server",),
         "-s -w",
     ),
+    Component("probe", versions.PROBE, (".",), ("probe",), "-s -w"),
 )
 
 
@@ -221,4 +222,5 @@ def build_all(log=print) -> dict[str, Path]:
         versions.METRICS_SERVER_IMAGE: image_tarball(
             versions.METRICS_SERVER_IMAGE, built["metrics-server"], ["/metrics-server"]
         ),
+        versions.PROBE_IMAGE: image_tarball(versions.PROBE_IMAGE, built["probe"], ["/probe"]),
     }

@@ -118,7 +118,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 """
 
 
-def cni_config() -> str:
+def cni_config(layout: Layout) -> str:
     """A bridge network with host-local addresses, masquerade and port maps (loopback too)."""
     return json.dumps(
         {
@@ -133,6 +133,7 @@ def cni_config() -> str:
                     "hairpinMode": True,
                     "ipam": {
                         "type": "host-local",
+                        "dataDir": str(layout.root / "cni" / "ipam"),
                         "ranges": [[{"subnet": POD_CIDR}]],
                         "routes": [{"dst": "0.0.0.0/0"}],
                     },

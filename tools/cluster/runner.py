@@ -51,8 +51,8 @@ REQUIRED_TOOLS = {
     "socat": "socat",
     "openssl": "openssl",
     "gcc": "gcc",
-    "go": "golang",
 }
+CLUSTER_CHAINS = ("KUBE-", "CNI-")
 SYSCTLS = {"net/ipv4/ip_forward": "1", "net/bridge/bridge-nf-call-iptables": "1"}
 
 
@@ -220,7 +220,7 @@ class Cluster:
                 layout, stream_port=ports["containerd_stream"], systemd_cgroup=systemd_is_init()
             )
         )
-        (layout.cni_conf_dir / "10-bazaar.conflist").write_text(configs.cni_config())
+        (layout.cni_conf_dir / "10-bazaar.conflist").write_text(configs.cni_config(layout))
         local = f"https://127.0.0.1:{ports['apiserver']}"
         for user in ("admin", "controller-manager", "scheduler", "kube-proxy", "kubelet"):
             target = layout.kubeconfig if user == "admin" else config / f"{user}.kubeconfig"
@@ -404,9 +404,12 @@ class Cluster:
             with contextlib.suppress(OSError):
                 path.unlink()
         subprocess.run(["ip", "link", "delete", configs.BRIDGE], capture_output=True, check=False)
-        _delete_cni_chains()
+        _delete_cluster_chains()
         for hierarchy in Path("/sys/fs/cgroup").iterdir():
             _remove_cgroup_tree(hierarchy / "kubepods")
+        for cached in Path("/var/lib/cni/results").glob(f"{configs.CNI_NETWORK}-*"):
+            cached.unlink()
+        shutil.rmtree(Path("/var/lib/cni/networks") / configs.CNI_NETWORK, ignore_errors=True)
         log_dir = self.layout.root / "pod-logs"
         for link in Path("/var/log/containers").glob("*.log"):
             if link.is_symlink() and str(os.readlink(link)).startswith(str(log_dir)):
@@ -433,6 +436,10 @@ class Cluster:
             if not Path(configs.CNI_BIN_DIR, plugin).exists():
                 missing.append("containernetworking-plugins")
                 break
+        if not shutil.which("go"):
+            raise ClusterError(
+                "go (1.24 or newer) is not on PATH; the cluster builds from Go modules"
+            )
         if missing:
             raise ClusterError(
                 f"missing Debian packages; run: apt-get install -y {' '.join(missing)}"
@@ -462,22 +469,28 @@ def _netns() -> set[str]:
     return {path.name for path in directory.iterdir()} if directory.exists() else set()
 
 
-def _delete_cni_chains() -> None:
-    """The chains the bridge (ipMasq) and portmap plugins add, and the rules that jump there."""
-    for table in ("nat", "filter"):
-        rules = subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True,
-                               check=False).stdout.splitlines()  # fmt: skip
-        for rule in rules:
-            parts = rule.split()
-            if parts[:1] == ["-A"] and any(p.startswith("CNI-") for p in parts[2:]) \
-                    and not parts[1].startswith("CNI-"):  # fmt: skip
-                subprocess.run(["iptables", "-t", table, "-D", *parts[1:]], capture_output=True,
-                               check=False)  # fmt: skip
-        chains = [r.split()[1] for r in rules if r.startswith("-N CNI-")]
-        for chain in chains:
-            subprocess.run(["iptables", "-t", table, "-F", chain], capture_output=True, check=False)
-        for chain in chains:
-            subprocess.run(["iptables", "-t", table, "-X", chain], capture_output=True, check=False)
+def _delete_cluster_chains() -> None:
+    """The chains of the kubelet (KUBE-FIREWALL, canaries), kube-proxy and the bridge and
+    portmap plugins (CNI-*), and the rules that jump to them, in IPv4 and IPv6."""
+    for binary in ("iptables", "ip6tables"):
+        for table in ("nat", "filter", "mangle"):
+
+            def run(*arguments: str, binary=binary, table=table) -> str:
+                command = [binary, "-w", "-t", table, *arguments]
+                return subprocess.run(command, capture_output=True, text=True, check=False).stdout
+
+            rules = run("-S").splitlines()
+            for rule in rules:
+                parts = rule.split()
+                if parts[:1] == ["-A"] and not parts[1].startswith(CLUSTER_CHAINS) \
+                        and any(p.startswith(CLUSTER_CHAINS) for p in parts[2:]):  # fmt: skip
+                    run("-D", *parts[1:])
+            chains = [r.split()[1] for r in rules if r.startswith("-N ")]
+            chains = [chain for chain in chains if chain.startswith(CLUSTER_CHAINS)]
+            for chain in chains:
+                run("-F", chain)
+            for chain in chains:
+                run("-X", chain)
 
 
 def _remove_cgroup_tree(path: Path) -> None:
