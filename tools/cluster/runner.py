@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shlex
 import shutil
 import signal
 import string
@@ -481,7 +482,7 @@ def _delete_cluster_chains() -> None:
 
             rules = run("-S").splitlines()
             for rule in rules:
-                parts = rule.split()
+                parts = shlex.split(rule)
                 if parts[:1] == ["-A"] and not parts[1].startswith(CLUSTER_CHAINS) \
                         and any(p.startswith(CLUSTER_CHAINS) for p in parts[2:]):  # fmt: skip
                     run("-D", *parts[1:])
