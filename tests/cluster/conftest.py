@@ -40,6 +40,13 @@ def run_cluster_command(
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The first test pays for the cold build and start: beyond the suite's 300 s timeout."""
+    for item in items:
+        if Path(item.path).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.timeout(UP_TIMEOUT + 300))
+
+
 class RunningCluster:
     def __init__(self, *, started_here: bool) -> None:
         self.started_here = started_here

@@ -52,6 +52,7 @@ REQUIRED_TOOLS = {
     "socat": "socat",
     "openssl": "openssl",
     "gcc": "gcc",
+    "ip": "iproute2",
 }
 CLUSTER_CHAINS = ("KUBE-", "CNI-")
 SYSCTLS = {"net/ipv4/ip_forward": "1", "net/bridge/bridge-nf-call-iptables": "1"}
@@ -437,11 +438,18 @@ class Cluster:
             if not Path(configs.CNI_BIN_DIR, plugin).exists():
                 missing.append("containernetworking-plugins")
                 break
+        if not list(Path("/usr/lib").glob("*-linux-gnu/libc.a")):
+            missing.append("libc6-dev")  # the static pause binary
         if not shutil.which("go"):
             raise ClusterError(
                 "go (1.24 or newer) is not on PATH; the cluster builds from Go modules"
             )
-        if missing:
+        if missing and os.geteuid() == 0:
+            print(f"Installing Debian packages: {' '.join(missing)}")
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+            subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
+        elif missing:
             raise ClusterError(
                 f"missing Debian packages; run: apt-get install -y {' '.join(missing)}"
             )
