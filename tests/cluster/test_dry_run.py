@@ -14,6 +14,7 @@ import yaml
 
 from tests.chart.helm import NAMESPACE, render, scenario_files
 from tests.cluster import crds
+from tools.cluster import versions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = sorted(p.name for p in (REPO_ROOT / "k8s" / "overlays").iterdir() if p.is_dir())
@@ -69,3 +70,27 @@ def test_chart_scenario_is_accepted_by_the_api_server(cluster, add_on_crds, scen
     assert result.returncode == 0, result.stderr
     assert "Warning" not in result.stderr, result.stderr
     assert result.stdout.count("(server dry run)") == len(objects)
+
+
+def test_dev_overlay_applied_for_real_enforces_restricted(cluster):
+    """``kubectl apply -k k8s/overlays/dev`` as the k8s README tells ops: the namespace exists
+    with its quota, limits and policies, and the API server then refuses a privileged pod in it."""
+    overlay = str(REPO_ROOT / "k8s" / "overlays" / "dev")
+    applied = cluster.kubectl("apply", "--server-side", "-k", overlay)
+    namespace = "bazaar-dev"
+    try:
+        assert "Warning" not in applied.stderr, applied.stderr
+        for kind in ("resourcequota", "limitrange", "networkpolicy", "serviceaccount"):
+            assert cluster.kubectl("-n", namespace, "get", kind, "-o", "name").stdout.strip()
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "privileged", "namespace": namespace},
+            "spec": {"containers": [{"name": "c", "image": versions.PROBE_IMAGE,
+                                     "securityContext": {"privileged": True}}]},
+        }  # fmt: skip
+        refused = cluster.apply([pod])
+        assert refused.returncode != 0
+        assert 'violates PodSecurity "restricted:latest"' in refused.stderr
+    finally:
+        cluster.kubectl("delete", "-k", overlay, "--wait=false", check=False)
