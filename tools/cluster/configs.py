@@ -119,7 +119,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
 
 def cni_config(layout: Layout) -> str:
-    """A bridge network with host-local addresses, masquerade and port maps (loopback too)."""
+    """A bridge network with host-local addresses, masquerade, port maps and FORWARD rules."""
     return json.dumps(
         {
             "cniVersion": "1.0.0",
@@ -139,6 +139,9 @@ def cni_config(layout: Layout) -> str:
                     },
                 },
                 {"type": "portmap", "capabilities": {"portMappings": True}},
+                # Accepts the pods' traffic in FORWARD: a Docker engine on the same machine
+                # sets the FORWARD policy to DROP, which bridged pod traffic also passes.
+                {"type": "firewall", "backend": "iptables"},
             ],
         },
         indent=2,
