@@ -13,8 +13,7 @@ import pytest
 import yaml
 
 from tests.chart.helm import NAMESPACE, render, scenario_files
-from tests.cluster import crds
-from tools.cluster import versions
+from tools.cluster import crds, versions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = sorted(p.name for p in (REPO_ROOT / "k8s" / "overlays").iterdir() if p.is_dir())

@@ -1,10 +1,12 @@
-"""Command line of the cluster runner: ``python -m tools.cluster up|down|status|build``."""
+"""Command line of the cluster runner: ``python -m tools.cluster up|down|status|build|crds``."""
 
 import argparse
 import subprocess
 import sys
 
-from tools.cluster import build
+import yaml
+
+from tools.cluster import build, crds
 from tools.cluster.runner import Cluster, ClusterError
 
 
@@ -15,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("down", help="stop the cluster and remove everything it made")
     commands.add_parser("status", help="print each process and whether the API server is ready")
     commands.add_parser("build", help="only build the binaries and images (cached)")
+    commands.add_parser("crds", help="install the add-ons' CRDs from their pinned Go modules")
     args = parser.parse_args(argv)
 
     cluster = Cluster()
@@ -25,8 +28,11 @@ def main(argv: list[str] | None = None) -> int:
             cluster.down()
         elif args.command == "status":
             return 0 if cluster.print_status() else 1
-        else:
+        elif args.command == "build":
             build.build_all()
+        else:
+            cluster.kubectl("apply", "--server-side", "-f", "-",
+                            input_text=yaml.safe_dump_all(crds.definitions()))  # fmt: skip
     except (ClusterError, subprocess.CalledProcessError) as error:
         print(f"cluster: {error}", file=sys.stderr)
         return 1
