@@ -93,3 +93,16 @@ def test_dev_overlay_applied_for_real_enforces_restricted(cluster):
         assert 'violates PodSecurity "restricted:latest"' in refused.stderr
     finally:
         cluster.kubectl("delete", "-k", overlay, "--wait=false", check=False)
+
+
+def test_a_broken_chart_is_refused(cluster, add_on_crds):
+    """The check has teeth: the dev scenario with the web Deployment's pod labels no longer
+    matching its selector is refused by the API server (no JSON schema sees that)."""
+    objects = render([REPO_ROOT / "charts" / "bazaar" / "ci" / "dev-values.yaml"])
+    web = next(o for o in objects if o["kind"] == "Deployment" and "web" in o["metadata"]["name"])
+    web["spec"]["template"]["metadata"]["labels"] = {"app.kubernetes.io/name": "something-else"}
+    cluster.apply([{"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": NAMESPACE, "labels": RESTRICTED}}])  # fmt: skip
+    result = _dry_run(cluster, [web])
+    assert result.returncode != 0
+    assert "`selector` does not match template `labels`" in result.stderr
