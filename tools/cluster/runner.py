@@ -87,6 +87,8 @@ class Cluster:
         with self._lock():
             previous = self._load_state()
             if previous and self._is_healthy(previous):
+                # A changed image (a rebuilt probe, say) replaces the one the cluster has.
+                self._import_images(build.build_all())
                 print(f"The cluster is already running; KUBECONFIG={self.layout.kubeconfig}")
                 return
             if previous or self.layout.containerd_root.exists():
@@ -162,8 +164,7 @@ class Cluster:
 
         self._start("containerd", ["containerd", "--config", layout.config / "containerd.toml"])
         self._wait("containerd", lambda: self._ctr("version", check=False).returncode == 0, 60)
-        for tarball in images.values():
-            self._ctr("images", "import", "--snapshotter", "overlayfs", str(tarball))
+        self._import_images(images)
 
         binaries = build.binaries()
         self._start("etcd", [binaries["etcd"], *self._etcd_flags()])
@@ -243,6 +244,10 @@ class Cluster:
                 metrics_port=ports["kube_proxy_metrics"],
             )
         )
+
+    def _import_images(self, images: dict[str, Path]) -> None:
+        for tarball in images.values():
+            self._ctr("images", "import", "--snapshotter", "overlayfs", str(tarball))
 
     def _etcd_flags(self) -> list[str]:
         client = f"http://127.0.0.1:{self._state['ports']['etcd']}"

@@ -1,6 +1,7 @@
 // Command probe answers from inside a pod: "probe dns NAME" resolves NAME through the pod's
 // /etc/resolv.conf (Go's own resolver, as a client in the pod would) and prints the addresses;
-// "probe http URL" prints the status and body of a GET.
+// "probe http URL" prints the status and body of a GET; "probe spin" burns CPU until stopped
+// (the load an autoscaling test needs).
 package main
 
 import (
@@ -14,8 +15,12 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "spin" {
+		for {
+		}
+	}
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: probe dns NAME | probe http URL")
+		fmt.Fprintln(os.Stderr, "usage: probe dns NAME | probe http URL | probe spin")
 		os.Exit(2)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
