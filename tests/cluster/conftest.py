@@ -40,6 +40,24 @@ def run_cluster_command(
     )
 
 
+# What Pod Security "restricted" asks of a pod and of its containers.
+RESTRICTED_POD = {"runAsNonRoot": True, "runAsUser": 65532,
+                  "seccompProfile": {"type": "RuntimeDefault"}}  # fmt: skip
+RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def probe_container(*arguments: str, **extra) -> dict:
+    """A container of the probe image (``probe dns NAME``, ``probe http URL``, ``probe spin``)."""
+    return {
+        "name": "probe",
+        "image": versions.PROBE_IMAGE,
+        "imagePullPolicy": "Never",
+        "args": list(arguments),
+        "securityContext": RESTRICTED_CONTAINER,
+        **extra,
+    }
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The first test pays for the cold build and start: beyond the suite's 300 s timeout."""
     for item in items:
@@ -88,16 +106,8 @@ class RunningCluster:
             "metadata": {"name": name, "namespace": namespace},
             "spec": {
                 "restartPolicy": "Never",
-                "securityContext": {"runAsNonRoot": True, "runAsUser": 65532,
-                                    "seccompProfile": {"type": "RuntimeDefault"}},
-                "containers": [{
-                    "name": "probe",
-                    "image": versions.PROBE_IMAGE,
-                    "imagePullPolicy": "Never",
-                    "args": list(arguments),
-                    "securityContext": {"allowPrivilegeEscalation": False,
-                                        "capabilities": {"drop": ["ALL"]}},
-                }],
+                "securityContext": RESTRICTED_POD,
+                "containers": [probe_container(*arguments)],
             },
         }  # fmt: skip
         created = self.apply([pod])

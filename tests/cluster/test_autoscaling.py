@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-from tools.cluster import versions
+from tests.cluster.conftest import RESTRICTED_POD, probe_container
 
 
 def _spinning_deployment(namespace: str) -> dict:
@@ -20,18 +20,10 @@ def _spinning_deployment(namespace: str) -> dict:
             "template": {
                 "metadata": {"labels": {"app": "spin"}},
                 "spec": {
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": 65532,
-                                        "seccompProfile": {"type": "RuntimeDefault"}},
-                    "containers": [{
-                        "name": "spin",
-                        "image": versions.PROBE_IMAGE,
-                        "imagePullPolicy": "Never",
-                        "args": ["spin"],
-                        # 100m of CPU at most (a shared machine), five times the request.
-                        "resources": {"requests": {"cpu": "20m"}, "limits": {"cpu": "100m"}},
-                        "securityContext": {"allowPrivilegeEscalation": False,
-                                            "capabilities": {"drop": ["ALL"]}},
-                    }],
+                    "securityContext": RESTRICTED_POD,
+                    # 100m of CPU at most (a shared machine), five times the request.
+                    "containers": [probe_container("spin", resources={
+                        "requests": {"cpu": "20m"}, "limits": {"cpu": "100m"}})],
                 },
             },
         },
