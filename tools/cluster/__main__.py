@@ -1,4 +1,4 @@
-"""Command line of the cluster runner: ``python -m tools.cluster up|down|status|build|crds``."""
+"""Command line of the cluster runner: ``python -m tools.cluster COMMAND`` (see --help)."""
 
 import argparse
 import subprocess
@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("status", help="print each process and whether the API server is ready")
     commands.add_parser("build", help="only build the binaries and images (cached)")
     commands.add_parser("crds", help="install the add-ons' CRDs from their pinned Go modules")
+    load = commands.add_parser("load", help="import images from the Docker engine (docker save)")
+    load.add_argument("images", nargs="+", help="image references, e.g. bazaar:dev")
     args = parser.parse_args(argv)
 
     cluster = Cluster()
@@ -28,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
             cluster.down()
         elif args.command == "status":
             return 0 if cluster.print_status() else 1
+        elif args.command == "load":
+            cluster.load_docker_images(args.images)
         elif args.command == "build":
             build.build_all()
         else:

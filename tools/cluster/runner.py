@@ -245,6 +245,21 @@ class Cluster:
             )
         )
 
+    def load_docker_images(self, references: Sequence[str]) -> None:
+        """``docker save REF... | ctr images import -``: images a Docker engine built, into the
+        cluster's containerd (pods then use them with ``imagePullPolicy: Never``)."""
+        if not self._is_healthy(self._load_state()):
+            raise ClusterError("no cluster is running; start it with make cluster")
+        save = subprocess.Popen(["docker", "save", *references], stdout=subprocess.PIPE)
+        imported = subprocess.run(
+            ["ctr", "--address", str(self.layout.containerd_socket), "--namespace", "k8s.io",
+             "images", "import", "--snapshotter", "overlayfs", "-"],
+            stdin=save.stdout, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if save.wait() != 0 or imported.returncode != 0:
+            raise ClusterError(f"docker save | ctr import failed: {imported.stderr}")
+        print(imported.stdout, end="")
+
     def _import_images(self, images: dict[str, Path]) -> None:
         for tarball in images.values():
             self._ctr("images", "import", "--snapshotter", "overlayfs", str(tarball))
