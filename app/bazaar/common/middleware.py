@@ -66,6 +66,32 @@ class BodySizeLimitMiddleware:
         return self.get_response(request)
 
 
+class RequestTextMiddleware:
+    """Refuse a NUL character in the path or the query string with a 400.
+
+    Django decodes both (invalid UTF-8 is re-escaped or replaced, so no surrogate survives),
+    but a ``%00`` comes through as NUL, which no Postgres text value can hold: a slug lookup
+    or a search with it would be a database error. Bodies are checked by the JSON parser.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        query = request.GET
+        if "\x00" in request.path_info or any(
+            "\x00" in key or any("\x00" in value for value in query.getlist(key)) for key in query
+        ):
+            return JsonResponse(
+                envelope(
+                    code="invalid_request",
+                    message="The path and query string must not contain NUL (%00) characters.",
+                ),
+                status=400,
+            )
+        return self.get_response(request)
+
+
 class RequestIdHeaderMiddleware:
     """Return the request id django-structlog bound (taken from ``X-Request-ID`` when sent)."""
 

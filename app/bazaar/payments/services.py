@@ -1,6 +1,5 @@
 """Payment capture and provider webhooks, through the provider-agnostic gateway interface."""
 
-import json
 import uuid
 from functools import cache
 
@@ -8,6 +7,7 @@ import structlog
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from bazaar.common import parsers
 from bazaar.orders import selectors as order_selectors
 from bazaar.orders import services as order_services
 from bazaar.orders.models import Order
@@ -132,7 +132,7 @@ def payment_handle_webhook(*, payload: bytes, signature_header: str) -> bool:
     try:
         with transaction.atomic():
             WebhookEvent.objects.create(
-                event_id=event.id, type=event.type, payload=json.loads(payload)
+                event_id=event.id, type=event.type, payload=parsers.loads(payload)
             )
     except IntegrityError:
         logger.info("webhook_duplicate", event_id=event.id)

@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import services
-from ..gateways.base import InvalidWebhookSignature
+from ..gateways.base import InvalidWebhookSignature, PaymentError
 
 SIGNATURE_HEADER = "Bazaar-Signature"
 
@@ -28,4 +28,6 @@ class PaymentWebhookView(APIView):
             )
         except InvalidWebhookSignature as exc:
             raise ParseError(f"Invalid webhook signature: {exc}") from exc
+        except PaymentError as exc:  # signed, but not an event this shop can read
+            raise ParseError(f"Malformed webhook event: {exc}") from exc
         return Response({"received": True, "duplicate": not handled}, status=status.HTTP_200_OK)

@@ -6,12 +6,12 @@ once per process and reuse it. Amounts travel as decimal strings, never floats.
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
 
+from bazaar.common import parsers
 from bazaar.payments.gateways import signatures
 from bazaar.payments.gateways.base import (
     Charge,
@@ -23,6 +23,7 @@ from bazaar.payments.gateways.base import (
 
 DEFAULT_TIMEOUT = (3.05, 10.0)
 _TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
+WEBHOOK_TEXT_MAX_LENGTH = 100  # the event id and type columns
 
 
 class HttpPaymentGateway:
@@ -87,11 +88,18 @@ class HttpPaymentGateway:
             tolerance_seconds=self._webhook_tolerance_seconds,
         )
         try:
-            event = json.loads(payload)
+            event = parsers.loads(payload)
             charge = _charge_from_wire(event["data"]["object"])
-            return WebhookEvent(id=event["id"], type=event["type"], charge=charge)
+            event_id, event_type = event["id"], event["type"]
         except (ValueError, KeyError, TypeError) as exc:
-            raise PaymentError(f"malformed webhook event: {exc!r}") from exc
+            raise PaymentError(f"malformed webhook event: {exc}") from exc
+        if not (_is_short_text(event_id) and _is_short_text(event_type)):
+            raise PaymentError("malformed webhook event: its id and type must be short text")
+        return WebhookEvent(id=event_id, type=event_type, charge=charge)
+
+
+def _is_short_text(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= WEBHOOK_TEXT_MAX_LENGTH
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:

@@ -57,7 +57,8 @@ def verify(
         raise InvalidWebhookSignature("signature header lacks a timestamp or a v1 signature")
 
     current = time.time() if now is None else now
-    if abs(current - timestamp) > tolerance_seconds:
+    # In integers: a timestamp of thousands of digits overflows a float subtraction.
+    if abs(int(current) - timestamp) > tolerance_seconds:
         raise InvalidWebhookSignature("signature timestamp is outside the tolerance window")
 
     expected = _digest(payload, secret, timestamp)
