@@ -47,6 +47,13 @@ def _cluster_processes() -> list[str]:
     return found
 
 
+def _veths_on_the_bridge() -> list[str]:
+    """The host ends of the pods' veth pairs (``ip link show master BRIDGE``)."""
+    output = subprocess.run(["ip", "-o", "link", "show", "master", configs.BRIDGE],
+                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return [line.split(": ")[1].split("@")[0] for line in output.splitlines()]
+
+
 def _chains() -> list[str]:
     chains = []
     for save in ("iptables-save", "ip6tables-save"):
@@ -62,12 +69,18 @@ def test_cluster_down_leaves_nothing_behind(cluster):
     assert any(chain.startswith(":CNI-HOSTPORT") for chain in _chains())
     assert Path("/var/run/netns").is_dir() and list(Path("/var/run/netns").glob("cni-*"))
 
+    pod_veths = _veths_on_the_bridge()
+    assert pod_veths
+
     started = time.monotonic()
     result = run_cluster_command("down", timeout=300)
     try:
         assert result.returncode == 0, result.stderr
         print(f"cluster-down took {time.monotonic() - started:.1f} s")
         _assert_nothing_is_left()
+        remaining = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True,
+                                   check=True).stdout  # fmt: skip
+        assert [veth for veth in pod_veths if f" {veth}@" in remaining] == []
     finally:
         if not cluster.started_here:
             assert run_cluster_command("up").returncode == 0
