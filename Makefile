@@ -61,7 +61,7 @@ chart-docs: sync ## regenerate the chart README's values table from values.schem
 	$(UV) run python charts/bazaar/hack/values-table.py
 
 schema: sync ## regenerate the committed OpenAPI schema
-	cd app && $(UV) run python manage.py spectacular --validate --fail-on-warn --file ../docs/openapi.yaml
+	cd app && $(abspath $(UV)) run python manage.py spectacular --validate --fail-on-warn --file ../docs/openapi.yaml
 
 stack: deps sync ## the production-shaped stack on this machine (LB :8080, Prometheus :9090)
 	$(UV) run python -m tools.stack up

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gunicorn.glogging import Logger
 
+from bazaar.common import gunicorn as gunicorn_errors
 from bazaar.common.logging import configure_logging
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104
@@ -50,6 +51,7 @@ class AppLogger(Logger):
 
 
 logger_class = AppLogger
+gunicorn_errors.install()
 proc_name = "bazaar-web"
 control_socket_disable = True
 

@@ -136,9 +136,9 @@ def test_replayed_forged_and_contradicting_webhooks_change_nothing(
         "forged / contradicting / replayed / stale",
         [forged.status_code, contradicting.status_code, replayed.status_code, stale.status_code],
     )
-    assert forged.status_code == 400
-    assert forged.json()["error"]["code"] == "parse_error"
-    assert stale.status_code == 400
+    assert forged.status_code == 401
+    assert forged.json()["error"]["code"] == "invalid_signature"
+    assert stale.status_code == 401
     assert (contradicting.status_code, contradicting.json()["duplicate"]) == (200, False)
     assert (replayed.status_code, replayed.json()["duplicate"]) == (200, True)
     order.refresh_from_db()

@@ -1,5 +1,5 @@
 from rest_framework import pagination
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 
 
 class CursorPagination(pagination.CursorPagination):
@@ -9,6 +9,30 @@ class CursorPagination(pagination.CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
     ordering = "-created_at"
+
+    def get_page_size(self, request) -> int:
+        """A ``page_size`` that is not a positive integer is a 400 (DRF ignores it); a larger
+        one than ``max_page_size`` gets that many."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise ValidationError({self.page_size_query_param: ["A positive integer is required."]})
+        return min(size, self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+                parameter["description"] = (
+                    f"Number of results to return per page (at most {self.max_page_size})."
+                )
+        return parameters
 
     def decode_cursor(self, request):
         """DRF's decoding (a bad base64 or offset is already "Invalid cursor"), and a position

@@ -4,8 +4,8 @@ compare or answer is refused at the door as a 400, not deep inside a view as a 5
 ``json.loads`` alone lets through, or raises something other than ``ValueError`` for:
 
 - nesting deep enough to exhaust the C stack guard (``RecursionError``);
-- numbers Python cannot represent (``1e400`` becomes ``inf``; a 5,000-digit integer raises a
-  ``ValueError`` whose message names a Python limit) or that no column holds (beyond 64 bits);
+- numbers Python cannot represent (``1e400`` becomes ``inf``; an integer of more than 4,300
+  digits raises a ``ValueError`` that names an interpreter setting);
 - duplicate keys (the last silently wins: two readers of one body can disagree on it);
 - ``\\u0000``, which no Postgres text or jsonb value can hold, and lone surrogates
   (``\\ud800``), which no UTF-8 encoder accepts: both turn into database or rendering errors
@@ -21,6 +21,7 @@ from __future__ import annotations
 import codecs
 import json
 import math
+import sys
 from typing import Any
 
 from django.conf import settings
@@ -30,8 +31,9 @@ from rest_framework.parsers import JSONParser
 MAX_DEPTH = 32
 """Deepest nesting of arrays and objects accepted: the API's bodies are at most three deep."""
 
-MAX_INTEGER_DIGITS = 19
-"""A bigint has 19 digits: no field of the API takes a longer integer."""
+MAX_INTEGER_DIGITS = sys.get_int_max_str_digits()
+"""Python's own limit (4,300): a longer integer is refused with a message of ours. Shorter ones
+are left to the fields, whose bounds keep them within their columns."""
 
 
 class InvalidJSON(ValueError):

@@ -222,7 +222,14 @@ SIMPLE_JWT = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Bazaar API",
-    "DESCRIPTION": "The Bazaar shop: catalog, carts, orders with safe checkout, payments.",
+    "DESCRIPTION": (
+        "The Bazaar shop: catalog, carts, orders with safe checkout, payments.\n\n"
+        "Bodies are JSON, in UTF-8 unless the Content-Type names another charset. Text "
+        "anywhere in a request (body, path, query string) must not contain NUL (U+0000) or "
+        "unpaired surrogates, objects must not repeat a key, integers have at most 4,300 digits "
+        "and other numbers fit a double, and nesting stops at 32 levels: anything else is a 400 "
+        "in the error envelope."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bazaar.common.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, Currency
+from bazaar.common.serializers import ModelSerializer
 
 from .. import selectors
 from ..models import Category, Product, ProductImage
@@ -83,7 +84,7 @@ def product_data(product: Product) -> dict:
     return _PRODUCT_READER.to_representation(product)
 
 
-class ProductWriteSerializer(serializers.ModelSerializer):
+class ProductWriteSerializer(ModelSerializer):
     """Staff only: what a catalog manager may set."""
 
     category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all())

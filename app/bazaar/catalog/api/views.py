@@ -1,5 +1,7 @@
+from django_filters import NumberFilter
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
@@ -31,7 +33,29 @@ class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
         return selectors.category_list()
 
 
+# Bounds the filters enforce and django-filter's schema extension leaves out of the schema.
+LIST_PARAMETERS = [
+    *(
+        OpenApiParameter(
+            name,
+            {"type": "number", "maximum": NumberFilter().get_max_validator().limit_value},
+        )
+        for name in ("min_price", "max_price")
+    ),
+    *(
+        OpenApiParameter(
+            name,
+            {"type": "string", "maxLength": ProductFilter.base_filters[name].extra["max_length"]},
+            description=ProductFilter.base_filters[name].label,
+        )
+        for name in ("q", "category")
+    ),
+    OpenApiParameter("in_stock", OpenApiTypes.BOOL),
+]
+
+
 @extend_schema_view(
+    list=extend_schema(parameters=LIST_PARAMETERS),
     create=extend_schema(request=ProductWriteSerializer, responses={201: ProductSerializer}),
     partial_update=extend_schema(request=ProductWriteSerializer, responses=ProductSerializer),
 )

@@ -54,6 +54,23 @@ def test_filters_by_category_tree_price_and_stock(api_client):
     assert_envelope(api_client.get("/api/v1/products/?min_price=cheap"), 400, "invalid")
 
 
+@pytest.mark.parametrize(
+    "query",
+    ["currency=", "currency=XYZ", "min_price=", "max_price=", "in_stock=", "in_stock=maybe"],
+)
+def test_a_typed_filter_sent_empty_or_out_of_its_type_is_a_400(api_client, query):
+    ProductFactory()
+    error = assert_envelope(api_client.get(f"/api/v1/products/?{query}"), 400, "invalid")
+    assert query.split("=")[0] in error["details"]["fields"]
+
+
+def test_text_filters_and_known_currencies_still_filter(api_client):
+    euro = ProductFactory(currency="EUR")
+    ProductFactory(currency="USD")
+    assert slugs(api_client.get("/api/v1/products/?currency=EUR")) == [euro.slug]
+    assert len(slugs(api_client.get("/api/v1/products/?q=&category="))) == 2
+
+
 def test_ordering_and_cursor_pagination_walk_every_product_once(api_client):
     made = [ProductFactory(price=Decimal(price)) for price in ("5", "3", "9", "1", "7")]
     assert slugs(api_client.get("/api/v1/products/?ordering=price&page_size=10")) == [

@@ -98,7 +98,7 @@ def test_errors_use_the_envelope(client, user_client):
         {"full_name": "a\x00b", "line1": "x", "city": "y", "postal_code": "1", "country": "DE"},
         format="json",
     )
-    assert_envelope(nul, 400, "invalid")
+    assert_envelope(nul, 400, "parse_error")
 
 
 @pytest.mark.urls("bazaar.common.tests.urls_failing")

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import threading
 import time
@@ -205,8 +206,12 @@ def test_worker_and_beat_probes_follow_their_files(celery_worker, services, tmp_
     }
     assert run_launcher("probe", "worker", env=env).returncode == 0
     assert run_launcher("probe", "worker", "--ready", env=env).returncode == 0
-    os.utime(worker.heartbeat_file, (time.time() - 600, time.time() - 600))
-    assert run_launcher("probe", "worker", "--max-age", "60", env=env).returncode == 1
+    # A copy, aged: the live file is touched again every 10 s, maybe while the probe starts.
+    stuck = tmp_path / "stuck-heartbeat"
+    shutil.copy(worker.heartbeat_file, stuck)
+    os.utime(stuck, (time.time() - 600, time.time() - 600))
+    stuck_env = {**env, "CELERY_HEARTBEAT_FILE": str(stuck)}
+    assert run_launcher("probe", "worker", "--max-age", "60", env=stuck_env).returncode == 1
     stale = {**env, "CELERY_BEAT_TICK_FILE": str(tmp_path / "never-ticked")}
     assert run_launcher("probe", "beat", env=stale).returncode == 1
     metrics = httpx.get(f"http://127.0.0.1:{worker.metrics_port}/metrics").text

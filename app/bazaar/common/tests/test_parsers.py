@@ -31,7 +31,6 @@ HOSTILE = {
     "deep objects": b'{"a":' * RECURSION + b"1" + b"}" * RECURSION,
     "just past the depth limit": b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1),
     "a 5,000-digit integer": b'{"quantity": ' + b"9" * 5000 + b"}",
-    "a 20-digit integer": b'{"quantity": 99999999999999999999}',
     "a float beyond double": b'{"quantity": 1e400}',
     "a negative float beyond double": b'{"quantity": -1e400}',
     "NaN": b'{"quantity": NaN}',
@@ -270,11 +269,12 @@ def event(**changes) -> dict:
     ],
     ids=["huge timestamp", "huge negative timestamp", "float", "latin-1", "no timestamp", "none"],
 )
-def test_a_hostile_webhook_signature_header_is_a_400(api_client, header):
+def test_a_hostile_webhook_signature_header_is_a_401(api_client, header):
     before = writes()
     response = signed_post(api_client, json.dumps(event()).encode(), header)
-    error = assert_envelope(response, 400, "parse_error")
+    error = assert_envelope(response, 401, "invalid_signature")
     assert error["message"].startswith("Invalid webhook signature")
+    assert response["WWW-Authenticate"] == 'Bazaar-Signature realm="payments"'
     assert writes() == before
 
 

@@ -19,6 +19,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=True,
+    pattern=IDEMPOTENCY_KEY.pattern,
     description="A unique key per checkout attempt; retries with the same key and body replay "
     "the first response.",
 )

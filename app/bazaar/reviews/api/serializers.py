@@ -1,9 +1,11 @@
 from rest_framework import serializers
 
+from bazaar.common.serializers import ModelSerializer
+
 from ..models import Review
 
 
-class ReviewSerializer(serializers.ModelSerializer):
+class ReviewSerializer(ModelSerializer):
     author = serializers.SerializerMethodField()
     rating = serializers.IntegerField(min_value=1, max_value=5)
 
