@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1.7
-#
 # One image, every role: the launcher `bazaar` is the entrypoint and the role is the command
 # (`web` by default; `worker NAME`, `beat`, `exporter`, `migrate`, ... see docs/runtime-contract.md).
 #
@@ -9,9 +7,15 @@
 # The production stage runs as UID 10001 with a read-only root filesystem; the only writable
 # paths are /tmp, /run/prometheus and /app/media, which the chart mounts as emptyDirs.
 
-FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
+# The upstream images users build on, pinned here; the tests build this same file on local
+# twins of them (tools/image: --build-arg PYTHON_IMAGE=... UV_IMAGE=...).
+# checkov:skip=CKV_DOCKER_7: both FROM images are these pinned build arguments
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
 
-FROM python:3.11.14-slim-bookworm AS base
+FROM ${UV_IMAGE} AS uv
+
+FROM ${PYTHON_IMAGE} AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PYTHONPATH=/app \
@@ -20,7 +24,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     UV_PROJECT_ENVIRONMENT=/opt/venv \
     UV_PYTHON_DOWNLOADS=never \
     UV_COMPILE_BYTECODE=1 \
-    UV_LINK_MODE=copy
+    UV_LINK_MODE=copy \
+    UV_SYSTEM_CERTS=1
 RUN groupadd --system --gid 10001 bazaar \
     && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin bazaar
@@ -40,7 +45,7 @@ WORKDIR /app
 RUN cp -a /src/app/. /app/ \
     && python -m compileall -q /app
 # The key only lets prod settings import for collectstatic; it never reaches a runtime layer.
-RUN SECRET_KEY=collectstatic-build-only-not-a-secret \
+RUN SECRET_KEY=collectstatic-at-build-time-only-this-key-never-reaches-a-runtime-layer \
     DJANGO_SETTINGS_MODULE=config.settings.prod \
     bazaar manage collectstatic --noinput
 

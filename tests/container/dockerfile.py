@@ -1,12 +1,13 @@
 """A small Dockerfile reader for the tests: stages, their instructions, ENV, exec-form arrays.
 
 It understands what this repository's Dockerfile uses (line continuations, comments, parser
-directives, `FROM image AS name`, `KEY=value` ENV pairs); it is not a general BuildKit parser.
+directives, global `ARG`s in `FROM`, `FROM image AS name`, `KEY=value` ENV pairs); it is not a general BuildKit parser.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,22 +65,29 @@ class Stage:
 @dataclass
 class Dockerfile:
     stages: list[Stage]
+    arguments: dict[str, str] = field(default_factory=dict)
+    """The ``ARG NAME=default`` lines before the first ``FROM`` (usable in ``FROM``)."""
 
     @classmethod
     def parse(cls, path: Path) -> Dockerfile:
         stages: list[Stage] = []
+        arguments: dict[str, str] = {}
         for line in _logical_lines(path.read_text()):
-            keyword, _, arguments = line.partition(" ")
-            instruction = Instruction(keyword.upper(), arguments.strip())
-            if instruction.keyword == "FROM":
+            keyword, _, rest = line.partition(" ")
+            instruction = Instruction(keyword.upper(), rest.strip())
+            if instruction.keyword == "ARG" and not stages:
+                name, _, default = instruction.arguments.partition("=")
+                arguments[name] = default
+            elif instruction.keyword == "FROM":
                 words = instruction.arguments.split()
                 name = (
                     words[2] if len(words) == 3 and words[1].upper() == "AS" else str(len(stages))
                 )
-                stages.append(Stage(image=words[0], name=name))
+                image = re.sub(r"\$\{(\w+)\}", lambda m: arguments[m[1]], words[0])
+                stages.append(Stage(image=image, name=name))
             else:
                 stages[-1].instructions.append(instruction)
-        return cls(stages)
+        return cls(stages, arguments)
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:

@@ -13,15 +13,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import shutil
 import subprocess
 import tarfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from tools.cluster import versions
+from tools.gobuild import Component, go_build
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GOMOD_DIR = Path(__file__).resolve().parent / "gomod"
@@ -34,30 +31,6 @@ KUBERNETES_COMMANDS = (
     "kube-proxy",
     "kubectl",
 )
-
-
-@dataclass(frozen=True)
-class Component:
-    name: str
-    version: str
-    packages: tuple[str, ...]
-    binaries: tuple[str, ...]
-    ldflags: str = ""
-
-    @property
-    def module_dir(self) -> Path:
-        return GOMOD_DIR / self.name
-
-    @property
-    def out_dir(self) -> Path:
-        digest = hashlib.sha256()
-        for path in sorted(self.module_dir.iterdir()):
-            digest.update(path.name.encode() + path.read_bytes())
-        digest.update(self.ldflags.encode())
-        return CACHE_DIR / "bin" / f"{self.name}-{self.version}-{digest.hexdigest()[:10]}"
-
-    def is_built(self) -> bool:
-        return all((self.out_dir / binary).is_file() for binary in self.binaries)
 
 
 def _kubernetes_ldflags() -> str:
@@ -83,36 +56,22 @@ COMPONENTS = (
             "go.etcd.io/etcd/server/v3",
         ),
         (*KUBERNETES_COMMANDS, "server"),
+        GOMOD_DIR,
+        CACHE_DIR,
         _kubernetes_ldflags(),
     ),
-    Component("coredns", versions.COREDNS, (".",), ("coredns",), "-s -w"),
+    Component("coredns", versions.COREDNS, (".",), ("coredns",), GOMOD_DIR, CACHE_DIR, "-s -w"),
     Component(
         "metrics-server",
         versions.METRICS_SERVER,
         ("sigs.k8s.io/metrics-server/cmd/metrics-server",),
         ("metrics-server",),
+        GOMOD_DIR,
+        CACHE_DIR,
         "-s -w",
     ),
-    Component("probe", versions.PROBE, (".",), ("probe",), "-s -w"),
+    Component("probe", versions.PROBE, (".",), ("probe",), GOMOD_DIR, CACHE_DIR, "-s -w"),
 )
-
-
-def go_build(component: Component) -> float:
-    """Build ``component`` into its cache folder (niced: the machine is shared); seconds taken."""
-    started = time.monotonic()
-    partial = component.out_dir.with_name(component.out_dir.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    env = {**os.environ, "CGO_ENABLED": "0"}
-    command = ["nice", "-n", "10", "go", "build", "-trimpath", "-ldflags", component.ldflags]
-    if component.packages == (".",):
-        command += ["-o", str(partial / component.binaries[0]), "."]
-    else:
-        command += ["-o", str(partial) + "/", *component.packages]
-    subprocess.run(command, cwd=component.module_dir, env=env, check=True)
-    shutil.rmtree(component.out_dir, ignore_errors=True)
-    partial.rename(component.out_dir)
-    return time.monotonic() - started
 
 
 def binaries() -> dict[str, Path]:

@@ -7,7 +7,6 @@ import contextlib
 import fcntl
 import json
 import os
-import shlex
 import shutil
 import signal
 import string
@@ -20,6 +19,7 @@ import psutil
 
 from tools.cluster import build, configs, pki, versions
 from tools.cluster.configs import Layout
+from tools.iptables import delete_chains
 from tools.stack.processes import RunningProcess, free_ports, start_detached, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -426,7 +426,7 @@ class Cluster:
             with contextlib.suppress(OSError):
                 path.unlink()
         subprocess.run(["ip", "link", "delete", configs.BRIDGE], capture_output=True, check=False)
-        _delete_cluster_chains()
+        delete_chains(CLUSTER_CHAINS)
         for hierarchy in Path("/sys/fs/cgroup").iterdir():
             _remove_cgroup_tree(hierarchy / "kubepods")
         for cached in Path("/var/lib/cni/results").glob(f"{configs.CNI_NETWORK}-*"):
@@ -496,30 +496,6 @@ class Cluster:
 def _netns() -> set[str]:
     directory = Path("/var/run/netns")
     return {path.name for path in directory.iterdir()} if directory.exists() else set()
-
-
-def _delete_cluster_chains() -> None:
-    """The chains of the kubelet (KUBE-FIREWALL, canaries), kube-proxy and the bridge and
-    portmap plugins (CNI-*), and the rules that jump to them, in IPv4 and IPv6."""
-    for binary in ("iptables", "ip6tables"):
-        for table in ("nat", "filter", "mangle"):
-
-            def run(*arguments: str, binary=binary, table=table) -> str:
-                command = [binary, "-w", "-t", table, *arguments]
-                return subprocess.run(command, capture_output=True, text=True, check=False).stdout
-
-            rules = run("-S").splitlines()
-            for rule in rules:
-                parts = shlex.split(rule)
-                if parts[:1] == ["-A"] and not parts[1].startswith(CLUSTER_CHAINS) \
-                        and any(p.startswith(CLUSTER_CHAINS) for p in parts[2:]):  # fmt: skip
-                    run("-D", *parts[1:])
-            chains = [r.split()[1] for r in rules if r.startswith("-N ")]
-            chains = [chain for chain in chains if chain.startswith(CLUSTER_CHAINS)]
-            for chain in chains:
-                run("-F", chain)
-            for chain in chains:
-                run("-X", chain)
 
 
 def _remove_cgroup_tree(path: Path) -> None:
