@@ -1,7 +1,8 @@
 """A small Dockerfile reader for the tests: stages, their instructions, ENV, exec-form arrays.
 
 It understands what this repository's Dockerfile uses (line continuations, comments, parser
-directives, global `ARG`s in `FROM`, `FROM image AS name`, `KEY=value` ENV pairs); it is not a general BuildKit parser.
+directives, global `ARG`s in `FROM`, `FROM image AS name`, `KEY=value` ENV pairs); it is not a
+general BuildKit parser.
 """
 
 from __future__ import annotations
