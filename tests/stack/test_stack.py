@@ -5,7 +5,6 @@ Slow (it starts some twenty processes): marked ``stack``; run with ``pytest test
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import httpx
@@ -13,6 +12,7 @@ import psutil
 import pytest
 
 from tests.plugins.stack import RunningStack, run_stack_command
+from tests.shopping import checkout_until_paid, wait_for
 from tools.stack.processes import RunningProcess, port_is_free
 from tools.stack.runner import chart_worker_pools
 
@@ -25,15 +25,6 @@ PAYMENT_TIMEOUT = 90
 def client(stack: RunningStack) -> httpx.Client:
     with httpx.Client(base_url=stack.shop_url, timeout=15) as http:
         yield http
-
-
-def _wait_for(condition, timeout: float, interval: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 def test_readyz_answers_200_through_the_load_balancer(client):
@@ -68,38 +59,12 @@ def test_prometheus_loaded_the_repository_rules(stack):
 
 def test_checkout_through_the_load_balancer_ends_paid_with_an_email(stack, client):
     """register → token → cart → order (Idempotency-Key) → the workers capture it → paid + mail."""
-    email_address = f"stack-{uuid.uuid4().hex[:12]}@example.com"
-    password = f"Stack-{uuid.uuid4().hex}"
-    assert (
-        client.post(
-            "/api/v1/auth/register/", json={"email": email_address, "password": password}
-        ).status_code
-        == 201
-    )
-    token = client.post("/api/v1/auth/token/", json={"email": email_address, "password": password})
-    assert token.status_code == 200, token.text
-    client.headers["Authorization"] = f"Bearer {token.json()['access']}"
-
-    products = client.get("/api/v1/products/").json()["results"]
-    product = next(p for p in products if p["stock"] > 0)
-    added = client.post("/api/v1/cart/items/", json={"product": product["slug"], "quantity": 1})
-    assert added.status_code in {200, 201}, added.text
-    created = client.post("/api/v1/orders/", json={}, headers={"Idempotency-Key": uuid.uuid4().hex})
-    assert created.status_code == 201, created.text
-    order_id = created.json()["id"]
-
-    def paid_order():
-        order = client.get(f"/api/v1/orders/{order_id}/").json()
-        return order if order["status"] == "paid" else None
-
-    order = _wait_for(paid_order, PAYMENT_TIMEOUT)
-    assert order, client.get(f"/api/v1/orders/{order_id}/").json()
-    assert order["paid_at"]
+    checkout = checkout_until_paid(client, timeout=PAYMENT_TIMEOUT)
 
     def mail_to_customer():
-        return [m for m in stack.messages() if email_address in str(m["To"])]
+        return [m for m in stack.messages() if checkout.email in str(m["To"])]
 
-    assert _wait_for(mail_to_customer, PAYMENT_TIMEOUT), "no email reached the SMTP sink"
+    assert wait_for(mail_to_customer, PAYMENT_TIMEOUT), "no email reached the SMTP sink"
 
 
 def test_requests_are_served_by_both_web_processes(client):
