@@ -35,4 +35,5 @@ CREATE DATABASE "$POSTGRES_DB" OWNER "$POSTGRES_USER";
 SQL
     fi
 fi
+shift
 exec postgres -c listen_addresses='*' "$@"
