@@ -8,7 +8,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 DEBIAN_PACKAGES := postgresql pgbouncer redis-server haproxy prometheus prometheus-alertmanager \
-	prometheus-redis-exporter wrk
+	prometheus-redis-exporter wrk docker.io debootstrap
 PYTEST_ARGS ?=
 
 export UV_LINK_MODE ?= copy
@@ -90,6 +90,17 @@ cluster-down: ## stop the cluster; leaves no process, mount, netns, veth or ipta
 
 cluster-status: ## the cluster's processes and whether its API server is ready
 	$(UV) run python -m tools.cluster status
+
+IMAGE ?= bazaar/bazaar:local
+.PHONY: image image-local image-down
+image: ## build the production image with your Docker (IMAGE=bazaar/bazaar:local)
+	docker build --target runtime --tag $(IMAGE) .
+
+image-local: deps sync ## the same Dockerfile without a registry: private engine, local base twins
+	$(UV) run python -m tools.image build --tag local
+
+image-down: ## stop the private Docker engine of image-local (its image cache stays)
+	$(UV) run python -m tools.image engine down
 
 clean: ## remove local state (the stack must be down)
 	rm -rf .stack .tools app/db.sqlite3 app/media app/staticfiles loadtests/reports

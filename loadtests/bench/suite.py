@@ -13,6 +13,9 @@ same gunicorn settings (``WEB_CONCURRENCY``, ``GUNICORN_THREADS``):
 
 HTTP load comes from ``wrk`` (one thread, pinned to one CPU when there are several) and its
 CPU time is measured and reported, so a saturated generator shows in the results.
+
+Then the image (``loadtests/bench/image.py``): its size, and the same ``bazaar web`` in the
+hardened container, its cold start and worker memory against the ``app`` process's.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pathlib import Path
 import httpx
 import psutil
 
+from loadtests.bench.image import container_figures
 from loadtests.run import REPORTS_DIR, prepare_on_stack
 from loadtests.stack_env import ensure_stack_up, stack_app_env
 from loadtests.web import WebServer, generator_cpu, start_web, status, wrk
@@ -259,7 +263,7 @@ def _percentile(values: list[float], fraction: float) -> float | None:
 # --- results --------------------------------------------------------------------------------
 
 
-def ratios(http: dict, checkout: dict, processes: dict) -> dict[str, float | None]:
+def ratios(http: dict, checkout: dict, processes: dict, container: dict) -> dict[str, float | None]:
     def ratio(numerator: float | None, denominator: float | None) -> float | None:
         return round(numerator / denominator, 3) if numerator and denominator else None
 
@@ -280,6 +284,10 @@ def ratios(http: dict, checkout: dict, processes: dict) -> dict[str, float | Non
         "web_ready_vs_baseline": ratio(
             processes["app"]["ready_seconds"], processes["baseline"]["ready_seconds"]
         ),
+        "container_ready_vs_process": ratio(
+            container["ready_seconds"], processes["app"]["ready_seconds"]
+        ),
+        "container_worker_rss_vs_process": ratio(max(container["worker_rss_mb"]), app_rss),
     }
 
 
@@ -344,6 +352,14 @@ def markdown(results: dict) -> str:
     for name, figures in processes.items():
         rss = ", ".join(map(str, figures["worker_rss_mb"]))
         lines.append(f"| {name} | {figures['ready_seconds']} | {rss} |")
+    container = results["container"]
+    lines += [
+        "",
+        f"Container ({container['image']}, {container['image_size_mb']} MB, built in "
+        f"{container['build_seconds']} s): hardened `bazaar web` ready in "
+        f"{container['ready_seconds']} s from `docker run`, RSS per worker "
+        f"{', '.join(map(str, container['worker_rss_mb']))} MB.",
+    ]
     lines += ["", "| ratio | value |", "|---|---:|"]
     lines += [f"| {name} | {value} |" for name, value in results["ratios"].items()]
     lines += ["", "| target | measured | target | met |", "|---|---:|---:|---|"]
@@ -381,7 +397,15 @@ def run(*, quick: bool, update_readme_table: bool) -> Path:
         results["processes"] = bench.process_figures()
     finally:
         bench.stop_servers()
-    results["ratios"] = ratios(results["http"], results["checkout"], results["processes"])
+    results["container"] = container_figures(
+        stack_app_env(),
+        run_dir=run_dir,
+        first_port=FIRST_PORT + 50,
+        gunicorn={"WEB_CONCURRENCY": WEB_CONCURRENCY, "GUNICORN_THREADS": GUNICORN_THREADS},
+    )
+    results["ratios"] = ratios(
+        results["http"], results["checkout"], results["processes"], results["container"]
+    )
     results["targets"] = targets(results)
     json_path = BENCH_DIR / f"{stamp}.json"
     json_path.write_text(json.dumps(results, indent=2) + "\n")

@@ -21,6 +21,7 @@ import pytest
 
 from tests.chart.pods import Container, Pod
 from tools.image.engine import Engine
+from tools.image.run import hardened
 
 # The image's HEALTHCHECK keeps its command; it is only asked more often than every 30 s.
 HEALTH_INTERVAL = "2s"
@@ -51,16 +52,13 @@ class DockerContainer(Container):
         env_file.chmod(0o600)
         arguments = [
             "--name", self.name, "--hostname", self.pod.name, "--network", "host",
-            "--user", self.user, "--cap-drop", "ALL",
-            "--security-opt", "no-new-privileges", "--env-file", env_file,
+            "--env-file", env_file,
+            *hardened(
+                self.user,
+                [mount["mountPath"] for mount in self.spec.get("volumeMounts", [])],
+                read_only=security.get("readOnlyRootFilesystem", False),
+            ),
         ]  # fmt: skip
-        if security.get("readOnlyRootFilesystem"):
-            arguments.append("--read-only")
-        # An emptyDir is writable by the pod's user. Docker ignores a tmpfs ``mode`` where the
-        # image has the directory already (it copies the image's up): ownership it keeps.
-        uid, gid = self.user.split(":")
-        for mount in self.spec.get("volumeMounts", []):
-            arguments += ["--tmpfs", f"{mount['mountPath']}:rw,uid={uid},gid={gid},mode=0770"]
         if self.healthcheck:
             arguments += ["--health-interval", HEALTH_INTERVAL]
         else:

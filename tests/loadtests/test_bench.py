@@ -29,6 +29,8 @@ EXPECTED_RATIOS = {
     "orders_paid_ratio",
     "web_worker_rss_vs_baseline",
     "web_ready_vs_baseline",
+    "container_ready_vs_process",
+    "container_worker_rss_vs_process",
 }
 
 
@@ -89,3 +91,13 @@ def test_the_markdown_table_is_written_beside_the_json(quick_bench):
     table = json_path.with_suffix(".md").read_text()
     for name in (*EXPECTED_RATIOS, *results["targets"]):
         assert f"| {name} |" in table
+
+
+def test_the_image_figures_are_measured(quick_bench):
+    """The image built, its size, and the hardened web container ready with its workers."""
+    _, results, _ = quick_bench
+    container = results["container"]
+    assert container["image_size_mb"] > 0
+    assert 0 < container["ready_seconds"] < 60
+    assert len(container["worker_rss_mb"]) == int(suite.WEB_CONCURRENCY)
+    assert all(rss > 0 for rss in container["worker_rss_mb"])
