@@ -31,17 +31,17 @@ import logging
 import os
 import signal
 import socket
-import threading
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
+from tests import load
 from tests.plugins.processes import ManagedProcess, free_port
 from tests.plugins.services import APP_DIR, TEST_SETTINGS_MODULE, launcher_command
 
@@ -51,7 +51,6 @@ WEB_STARTUP_TIMEOUT = 60
 # Below the chart's terminationGracePeriodSeconds, as GUNICORN_GRACEFUL_TIMEOUT is in the chart.
 WEB_GRACEFUL_TIMEOUT = 20
 LOAD_BALANCER_SLOTS = 6
-FAILURE_BACKOFF_SECONDS = 0.05
 
 
 def wait_for(predicate: Callable[[], object], *, timeout: float, what: str, interval=0.1):
@@ -403,90 +402,10 @@ def client(base_url: str, user=None, **kwargs) -> httpx.Client:
 
 
 @dataclass
-class Outcome:
-    """One request of a load: when it ended, how long it took, what came back."""
+class SteadyLoad(load.SteadyLoad):
+    """``tests.load.SteadyLoad`` whose threads are signed-in clients behind the ingress."""
 
-    name: str
-    ended: float
-    seconds: float
-    status: int | None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and self.status is not None and self.status < 500
-
-
-@dataclass
-class SteadyLoad:
-    """A few client threads cycling through ``requests`` until stopped or ``max_requests``.
-
-    Each request is a ``(name, call)`` pair; ``call(client)`` returns the response. A status
-    of 500 or more, or a transport error, is a failure; everything is kept for the report.
-    ``expect`` may narrow success further (e.g. a 409 on checkout is fine, a 400 is not).
-    """
-
-    base_url: str
-    requests: list[tuple[str, Callable[[httpx.Client], httpx.Response]]]
-    users: list = field(default_factory=list)
-    threads: int = 4
-    max_requests: int = 20_000
-    expect: Callable[[str, httpx.Response], bool] = lambda name, response: True
-    outcomes: list[Outcome] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._workers: list[threading.Thread] = []
-
-    def __enter__(self) -> SteadyLoad:
-        for index in range(self.threads):
-            user = self.users[index % len(self.users)] if self.users else None
-            worker = threading.Thread(target=self._run, args=(index, user), daemon=True)
-            worker.start()
-            self._workers.append(worker)
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        for worker in self._workers:
-            worker.join(timeout=60)
-
-    def _run(self, index: int, user) -> None:
-        with client(self.base_url, user) as http:
-            step = index
-            while not self._stop.is_set() and len(self.outcomes) < self.max_requests:
-                name, call = self.requests[step % len(self.requests)]
-                step += 1
-                started = time.monotonic()
-                try:
-                    response = call(http)
-                except Exception as exc:  # any error at all is a failed request, never a lost one
-                    outcome = Outcome(
-                        name, time.monotonic(), time.monotonic() - started, None, repr(exc)
-                    )
-                else:
-                    outcome = Outcome(
-                        name, time.monotonic(), time.monotonic() - started, response.status_code
-                    )
-                    if outcome.ok and not self.expect(name, response):
-                        outcome.error = f"unexpected {response.status_code}: {response.text[:200]}"
-                with self._lock:
-                    self.outcomes.append(outcome)
-                if not outcome.ok:
-                    # A client backs off a little after an error instead of spinning on 503s.
-                    time.sleep(FAILURE_BACKOFF_SECONDS)
-
-    def wait_for_requests(self, count: int, timeout: float = 60) -> None:
-        target = len(self.outcomes) + count
-        wait_for(lambda: len(self.outcomes) >= target, timeout=timeout, what=f"{count} requests")
-
-    @property
-    def failures(self) -> list[Outcome]:
-        return [outcome for outcome in self.outcomes if not outcome.ok]
-
-    def statuses(self) -> Counter:
-        return Counter(outcome.status for outcome in self.outcomes)
+    make_client: Callable[..., httpx.Client] = client
 
 
 _held_row_locks: list = []

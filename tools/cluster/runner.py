@@ -12,13 +12,15 @@ import signal
 import string
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import psutil
+import yaml
 
 from tools.cluster import build, configs, pki, versions
 from tools.cluster.configs import Layout
+from tools.image.engine import docker_cli
 from tools.iptables import delete_chains
 from tools.stack.processes import RunningProcess, free_ports, start_detached, wait_until
 
@@ -55,6 +57,10 @@ REQUIRED_TOOLS = {
     "ip": "iproute2",
 }
 CLUSTER_CHAINS = ("KUBE-", "CNI-")
+# Enough for a release with bundled Postgres and Redis, twice over (an upgrade test, say).
+LOCAL_VOLUMES = 6
+LOCAL_VOLUME_SIZE = "20Gi"
+VOLUME_LABEL = "bazaar.local/volume"
 SYSCTLS = {"net/ipv4/ip_forward": "1", "net/bridge/bridge-nf-call-iptables": "1"}
 
 
@@ -214,6 +220,29 @@ class Cluster:
             if result.returncode != 0:
                 raise ClusterError(f"{deployment} did not become available: {result.stderr}")
         self._wait("the metrics API", self._metrics_api_available, READY_TIMEOUT)
+        self._create_local_volumes()
+
+    def _create_local_volumes(self) -> None:
+        """hostPath PersistentVolumes under ``.cluster/volumes`` for claims that name no
+        StorageClass (a StatefulSet's volumeClaimTemplates, say): this cluster has no volume
+        provisioner. A hostPath gets no fsGroup, so each folder is writable by any pod user."""
+        volumes = []
+        for index in range(1, LOCAL_VOLUMES + 1):
+            folder = self.layout.root / "volumes" / f"local-{index}"
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o777)
+            volumes.append({
+                "apiVersion": "v1", "kind": "PersistentVolume",
+                "metadata": {"name": f"local-{index}", "labels": {VOLUME_LABEL: "hostpath"}},
+                "spec": {
+                    "capacity": {"storage": LOCAL_VOLUME_SIZE},
+                    "accessModes": ["ReadWriteOnce"],
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "storageClassName": "",
+                    "hostPath": {"path": str(folder), "type": "Directory"},
+                },
+            })  # fmt: skip
+        self.kubectl("apply", "--server-side", "-f", "-", input_text=yaml.safe_dump_all(volumes))
 
     def _write_configs(self) -> None:
         layout, ports, ip = self.layout, self._state["ports"], self._state["node_ip"]
@@ -245,12 +274,19 @@ class Cluster:
             )
         )
 
-    def load_docker_images(self, references: Sequence[str]) -> None:
+    def load_docker_images(
+        self, references: Sequence[str], env: Mapping[str, str] | None = None
+    ) -> None:
         """``docker save REF... | ctr images import -``: images a Docker engine built, into the
-        cluster's containerd (pods then use them with ``imagePullPolicy: Never``)."""
+        cluster's containerd (pods then use them with ``imagePullPolicy: Never``). ``env``
+        names the engine (``DOCKER_HOST``), the caller's environment by default."""
         if not self._is_healthy(self._load_state()):
             raise ClusterError("no cluster is running; start it with make cluster")
-        save = subprocess.Popen(["docker", "save", *references], stdout=subprocess.PIPE)
+        save = subprocess.Popen(
+            [str(docker_cli()), "save", *references],
+            stdout=subprocess.PIPE,
+            env=dict(env or os.environ),
+        )
         imported = subprocess.run(
             ["ctr", "--address", str(self.layout.containerd_socket), "--namespace", "k8s.io",
              "images", "import", "--snapshotter", "overlayfs", "-"],
