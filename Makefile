@@ -54,8 +54,9 @@ format: sync ## format the code
 test: deps lint ## everything: lint, unit and real-service tests, chart, stack, observability, load
 	$(UV) run pytest $(PYTEST_ARGS)
 
-chart-sync: sync ## copy observability/ rules and dashboards into the chart
+chart-sync: sync ## copy observability/ rules and dashboards, and the app's web slices, into the chart
 	$(UV) run python charts/bazaar/hack/sync-observability.py
+	$(UV) run python charts/bazaar/hack/web-slices.py
 
 chart-docs: sync ## regenerate the chart README's values table from values.schema.json
 	$(UV) run python charts/bazaar/hack/values-table.py
