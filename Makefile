@@ -64,8 +64,9 @@ chart-docs: sync ## regenerate the chart README's values table from values.schem
 schema: sync ## regenerate the committed OpenAPI schema
 	cd app && $(abspath $(UV)) run python manage.py spectacular --validate --fail-on-warn --file ../docs/openapi.yaml
 
-stack: deps sync ## the production-shaped stack on this machine (LB :8080, Prometheus :9090)
-	$(UV) run python -m tools.stack up
+SLICES ?= 0
+stack: deps sync ## the production-shaped stack on this machine (LB :8080, Prometheus :9090); SLICES=1: a web process per slice
+	$(UV) run python -m tools.stack up $(if $(filter 1,$(SLICES)),--slices)
 
 stack-down: ## stop the stack; leaves no process behind
 	$(UV) run python -m tools.stack down

@@ -147,6 +147,9 @@ def role_bootstrap(args: argparse.Namespace) -> int:
 
 
 def role_psp_simulator(args: argparse.Namespace) -> None:
+    # Not a Django process, but the signature code it shares with the gateway imports DRF, which
+    # reads Django settings on import: the base settings, which need no secret, always do.
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
     from bazaar.payments.simulator.app import main as simulator_main
 
     simulator_main()
