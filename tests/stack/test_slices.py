@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from bazaar.common.slices import DEFAULT_SLICE, SLICES, slice_of
+from tests.observability.queries import dashboard_queries
 from tools.stack.processes import wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(1200)]
@@ -144,3 +145,23 @@ def test_prometheus_counts_each_view_under_its_own_slice(sliced_stack, flow):
         t["labels"] for t in targets["data"]["activeTargets"] if t["labels"]["job"] == "bazaar-web"
     ]
     assert sorted(t["slice"] for t in web) == sorted(SLICES)
+
+
+def test_the_api_dashboards_slice_panels_show_every_slice(sliced_stack, flow):
+    """The API dashboard's per-slice panels, run against this stack's Prometheus, draw one line
+    per slice."""
+    queries = [
+        query
+        for query in dashboard_queries()
+        if query.source.startswith("api:") and ("by slice" in query.source)
+    ]
+    assert len(queries) == 2
+
+    def every_slice(expr: str) -> bool:
+        result = httpx.get(
+            f"{sliced_stack.prometheus_url}/api/v1/query", params={"query": expr}, timeout=10
+        ).json()["data"]["result"]
+        return {series["metric"].get("slice") for series in result} == set(SLICES)
+
+    for query in queries:
+        assert wait_until(lambda q=query: every_slice(q.expr), SCRAPE_TIMEOUT, 1), query.source
