@@ -122,13 +122,14 @@ class Stack:
     ) -> None:
         """``slices``: one web process per web slice, routed by path (see ``up --slices``);
         the public ports are fixed by default and only moved by the test fixtures."""
-        self.state_dir = state_dir
+        # Absolute: Postgres and its tools run from their own folders.
+        self.state_dir = state_dir.resolve()
         self.slices = slices
         self.load_balancer_port = load_balancer_port
         self.prometheus_port = prometheus_port
-        self.state_file = state_dir / "state.json"
-        self.log_dir = state_dir / "logs"
-        self.run_dir = state_dir / "run"
+        self.state_file = self.state_dir / "state.json"
+        self.log_dir = self.state_dir / "logs"
+        self.run_dir = self.state_dir / "run"
         self.launcher = Path(sys.executable).with_name("bazaar")
         self._processes: list[RunningProcess] = []
         self._state: dict = {}
