@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bazaar.common.slices import DEFAULT_SLICE, SLICES
 from tools.stack import configs
-from tools.stack.runner import Stack, web_processes
+from tools.stack.runner import REPO_ROOT, Stack, web_processes
 
 
 def test_sliced_stack_runs_one_web_per_slice_through_the_launcher():
@@ -42,3 +42,18 @@ def test_haproxy_accepts_the_sliced_configuration(tmp_path):
     text = config.read_text()
     assert "acl web_checkout path_beg /api/v1/cart/ /api/v1/orders/ /api/v1/payments/" in text
     assert f"default_backend web-{DEFAULT_SLICE}" in text
+
+
+def test_make_stack_slices_1_asks_for_the_slices():
+    def stack_command(*variables: str) -> str:
+        planned = subprocess.run(
+            ["make", "-n", "stack", *variables],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return planned.stdout.strip().splitlines()[-1]
+
+    assert stack_command("SLICES=1").endswith("python -m tools.stack up --slices")
+    assert stack_command().endswith("python -m tools.stack up")
