@@ -54,8 +54,9 @@ format: sync ## format the code
 test: deps lint ## everything: lint, unit and real-service tests, chart, stack, observability, load
 	$(UV) run pytest $(PYTEST_ARGS)
 
-chart-sync: sync ## copy observability/ rules and dashboards into the chart
+chart-sync: sync ## copy observability/ rules and dashboards, and the app's web slices, into the chart
 	$(UV) run python charts/bazaar/hack/sync-observability.py
+	$(UV) run python charts/bazaar/hack/web-slices.py
 
 chart-docs: sync ## regenerate the chart README's values table from values.schema.json
 	$(UV) run python charts/bazaar/hack/values-table.py
@@ -63,8 +64,9 @@ chart-docs: sync ## regenerate the chart README's values table from values.schem
 schema: sync ## regenerate the committed OpenAPI schema
 	cd app && $(abspath $(UV)) run python manage.py spectacular --validate --fail-on-warn --file ../docs/openapi.yaml
 
-stack: deps sync ## the production-shaped stack on this machine (LB :8080, Prometheus :9090)
-	$(UV) run python -m tools.stack up
+SLICES ?= 0
+stack: deps sync ## the production-shaped stack on this machine (LB :8080, Prometheus :9090); SLICES=1: a web process per slice
+	$(UV) run python -m tools.stack up $(if $(filter 1,$(SLICES)),--slices)
 
 stack-down: ## stop the stack; leaves no process behind
 	$(UV) run python -m tools.stack down

@@ -13,6 +13,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bazaar.common.slices import SLICES
+
 APP_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_SETTINGS = "config.settings.prod"
 WORKER_METRICS_DIR = "/tmp/bazaar-metrics"  # noqa: S108 - an emptyDir in the chart
@@ -48,6 +50,8 @@ def _fresh_metrics_dir(path: str) -> None:
 
 
 def role_web(args: argparse.Namespace) -> None:
+    if args.slice:
+        os.environ["WEB_SLICE"] = args.slice
     _exec(["gunicorn", "--config", str(APP_DIR / "config" / "gunicorn.py")])
 
 
@@ -143,6 +147,9 @@ def role_bootstrap(args: argparse.Namespace) -> int:
 
 
 def role_psp_simulator(args: argparse.Namespace) -> None:
+    # Not a Django process, but the signature code it shares with the gateway imports DRF, which
+    # reads Django settings on import: the base settings, which need no secret, always do.
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
     from bazaar.payments.simulator.app import main as simulator_main
 
     simulator_main()
@@ -201,7 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bazaar", description=__doc__.splitlines()[0])
     roles = parser.add_subparsers(dest="role", required=True, metavar="ROLE")
 
-    roles.add_parser("web", help="gunicorn serving the API").set_defaults(run=role_web)
+    web = roles.add_parser("web", help="gunicorn serving the API")
+    web.add_argument(
+        "--slice",
+        choices=list(SLICES),
+        help="serve only this slice's paths (bazaar/common/slices.py); default: every path",
+    )
+    web.set_defaults(run=role_web)
 
     worker = roles.add_parser("worker", help="a Celery worker for one pool of queues")
     worker.add_argument("pool", help="pool name, e.g. default, payments, notifications")

@@ -21,9 +21,13 @@ that process here against the session's real Postgres, PgBouncer and Redis
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import httpx
 import pytest
 
+from bazaar.common.slices import SLICES
 from tests.chart.helm import render
 from tests.chart.manifests import SCENARIOS, pod_spec
 from tests.chart.pods import DEFAULT_GRACE_SECONDS, Container, Pod, rendered_secrets, workload
@@ -91,11 +95,10 @@ def test_the_migrate_job_leaves_nothing_unapplied(migrated, tmp_path):
     assert check.run_to_completion(timeout=120) == 0, check.log_tail()
 
 
-@pytest.mark.parametrize("name", long_running_workloads())
-def test_rendered_container_starts_probes_and_stops_cleanly(name, migrated, tmp_path):
-    objects, secret_data, endpoints = migrated
-    deployment = workload(objects, "Deployment", name)
-    pod = Pod(name, pod_spec(deployment), secret_data, endpoints, tmp_path)
+@contextmanager
+def running(pod: Pod) -> Iterator[Container]:
+    """The pod as the kubelet runs it: init containers to completion, then the container until
+    its probes pass; on leaving, preStop and SIGTERM, and it must exit 0 within its grace."""
     for init_spec in pod.spec.get("initContainers", []):
         init = Container(pod, init_spec)
         code = init.run_to_completion(timeout=int(init_spec["args"][-1]))
@@ -107,8 +110,49 @@ def test_rendered_container_starts_probes_and_stops_cleanly(name, migrated, tmp_
         for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
             if kind in spec:
                 container.wait_for(kind)
+        yield container
         grace = pod.spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)
         code = container.terminate(grace)
     finally:
         container.kill()
     assert code == 0, f"exit code {code} after SIGTERM\n{container.log_tail()}"
+
+
+@pytest.mark.parametrize("name", long_running_workloads())
+def test_rendered_container_starts_probes_and_stops_cleanly(name, migrated, tmp_path):
+    objects, secret_data, endpoints = migrated
+    deployment = workload(objects, "Deployment", name)
+    with running(Pod(name, pod_spec(deployment), secret_data, endpoints, tmp_path)):
+        pass
+
+
+# A page of each slice that answers without data: 200, or 401 without a token.
+SLICE_PAGES = {
+    "catalog": "/api/v1/categories/",
+    "checkout": "/api/v1/cart/",
+    "accounts": "/api/v1/auth/me/",
+}
+
+
+@pytest.mark.parametrize("slice_name", sorted(SLICES))
+def test_rendered_web_slice_serves_its_paths_and_404s_the_others(slice_name, migrated, tmp_path):
+    """The slices scenario's Deployment of one slice, run as rendered: its probes pass, its own
+    page answers, every other slice's page is a 404 in the envelope, and it stops cleanly."""
+    _, secret_data, endpoints = migrated
+    name = f"bazaar-web-{slice_name}"
+    deployment = workload(render([SCENARIOS["slices"]], CONTRACT_VALUES), "Deployment", name)
+    pod = Pod(name, pod_spec(deployment), secret_data, endpoints, tmp_path)
+    with running(pod) as container:
+        base = f"http://127.0.0.1:{pod.port_of(container.spec, 'http')}"
+        headers = {"Host": "shop.example.com", "X-Forwarded-Proto": "https"}
+
+        def get(path: str) -> httpx.Response:
+            return httpx.get(f"{base}{path}", headers=headers, timeout=10)
+
+        assert SLICE_PAGES.keys() == SLICES.keys()
+        assert get(SLICE_PAGES[slice_name]).status_code in {200, 401}
+        for other, page in SLICE_PAGES.items():
+            if other != slice_name:
+                response = get(page)
+                assert response.status_code == 404, (page, response.text[:200])
+                assert response.json()["error"]["code"] == "not_found"

@@ -81,6 +81,46 @@ BAD_VALUES = {
         {"web": {"terminationGracePeriodSeconds": 30}},
         "must exceed web.preStopSleepSeconds + web.gracefulTimeoutSeconds",
     ),
+    "unknown web slice": (
+        {"web": {"slices": [{"name": "search"}]}},
+        'web.slices: "search" is not a web slice; the slices are catalog, checkout, accounts',
+    ),
+    "web slice listed twice": (
+        {"web": {"slices": [{"name": n} for n in ("catalog", "checkout", "accounts", "catalog")]}},
+        'the slice "catalog" is listed twice',
+    ),
+    "some web slices only": (
+        {"web": {"slices": [{"name": "catalog"}]}},
+        "web.slices must list every slice or none: checkout, accounts missing",
+    ),
+    "fixed replicas on an autoscaled web slice": (
+        {
+            "web": {
+                "slices": [
+                    {"name": "catalog", "replicas": 4},
+                    {"name": "checkout"},
+                    {"name": "accounts"},
+                ]
+            }
+        },
+        "web.slices[catalog]: replicas is set but the slice is autoscaled",
+    ),
+    "web slice bounds upside down": (
+        {
+            "web": {
+                "slices": [
+                    {"name": "catalog", "autoscaling": {"minReplicas": 12}},
+                    {"name": "checkout"},
+                    {"name": "accounts"},
+                ]
+            }
+        },
+        "web.slices[catalog]: autoscaling.minReplicas (12) is above autoscaling.maxReplicas (10)",
+    ),
+    "web bounds upside down": (
+        {"web": {"autoscaling": {"minReplicas": 3, "maxReplicas": 2}}},
+        "web: autoscaling.minReplicas (3) is above autoscaling.maxReplicas (2)",
+    ),
     "removed worker block": ({"worker": {"concurrency": 4}}, "`worker` was removed"),
     "removed web.replicaCount": ({"web": {"replicaCount": 3}}, "`web.replicaCount` was removed"),
     "two secret holders": (
@@ -109,6 +149,8 @@ def test_no_postgres_at_all_is_refused():
         ({"workers": [{"name": "default", "queues": ["default"], "concurency": 2}]}, "/workers/0"),
         ({"unknownTopLevel": True}, "''"),
         ({"beat": {"replicas": "one"}}, "/beat/replicas"),
+        ({"web": {"slices": [{"name": "catalog", "replicaz": 2}]}}, "/web/slices/0"),
+        ({"web": {"slices": [{"replicas": 2}]}}, "/web/slices/0"),
     ],
 )
 def test_values_the_schema_does_not_know_are_refused(values, where):
@@ -121,13 +163,24 @@ def test_lint_reports_schema_errors():
     assert any("replicaz" in error for error in report["errors"])
 
 
-def test_observability_copy_matches_its_source():
-    """files/observability is observability/ as copied by `make chart-sync`."""
-    completed = subprocess.run(
-        [sys.executable, str(CHART_DIR / "hack" / "sync-observability.py"), "--check"],
+def hack_check(script: str) -> subprocess.CompletedProcess:
+    """``hack/SCRIPT --check``: fails when the file the script writes is stale."""
+    return subprocess.run(
+        [sys.executable, str(CHART_DIR / "hack" / script), "--check"],
         capture_output=True,
         text=True,
     )
+
+
+def test_observability_copy_matches_its_source():
+    """files/observability is observability/ as copied by `make chart-sync`."""
+    completed = hack_check("sync-observability.py")
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_web_slices_copy_matches_the_app():
+    """files/web-slices.yaml is what `make chart-sync` writes from app/bazaar/common/slices.py."""
+    completed = hack_check("web-slices.py")
     assert completed.returncode == 0, completed.stderr
 
 
@@ -156,11 +209,7 @@ def test_dashboards_become_sidecar_configmaps():
 
 def test_readme_values_table_is_current():
     """README.md's table is what hack/values-table.py writes from values.schema.json."""
-    completed = subprocess.run(
-        [sys.executable, str(CHART_DIR / "hack" / "values-table.py"), "--check"],
-        capture_output=True,
-        text=True,
-    )
+    completed = hack_check("values-table.py")
     assert completed.returncode == 0, completed.stderr
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -100,3 +101,30 @@ def test_metric_name_check_catches_a_misspelt_name():
     expr = 'sum by (view) (rate(django_http_requests_totl{view="x"}[5m])) > 1e3'
     assert metric_names(expr) == {"django_http_requests_totl"}
     assert not metric_names(expr) <= known_metrics()
+
+
+def test_the_api_dashboard_filters_and_splits_by_web_slice():
+    """Web slices scrape with a ``slice`` target label: the API dashboard selects on it in every
+    raw request query and has panels per slice (recording-rule panels are per view, and each
+    view belongs to one slice)."""
+    (path,) = [path for path in dashboard_files() if path.stem == "api"]
+    dashboard = load_dashboard(path)
+    variables = {variable["name"]: variable for variable in dashboard["templating"]["list"]}
+    assert variables["slice"]["query"]["query"] == (
+        "label_values(django_http_requests_total_by_view_transport_method_total, slice)"
+    )
+    assert variables["slice"]["allValue"] == ".*", "All must match a web with no slice too"
+    raw = [
+        target["expr"]
+        for panel in panels(dashboard)
+        for target in panel["targets"]
+        if re.search(r"(?<![:\w])django_http_", target["expr"])
+    ]
+    assert raw
+    assert [expr for expr in raw if 'slice=~"$slice"' not in expr] == []
+    per_slice = [
+        panel["title"]
+        for panel in panels(dashboard)
+        if any(target["legendFormat"] == "{{slice}}" for target in panel["targets"])
+    ]
+    assert per_slice == ["Requests per second by slice", "p95 latency by slice"]

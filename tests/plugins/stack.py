@@ -4,7 +4,8 @@ Load it with ``-p tests.plugins.stack`` (or import the fixture). The fixture run
 ``python -m tools.stack up`` (which returns once everything is healthy), yields a
 ``RunningStack`` with the URLs, ports and maildir from ``.stack/state.json``, and runs
 ``down`` at the end of the session, unless the stack was already running before the session,
-in which case it is left as it was found.
+in which case it is left as it was found. ``sliced_stack`` is the same with one web process per
+web slice (``make stack SLICES=1``), in ``.stack/sliced/`` on free ports.
 """
 
 from __future__ import annotations
@@ -21,8 +22,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.plugins.processes import free_port
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STATE_FILE = REPO_ROOT / ".stack" / "state.json"
+# Inside the checkout like .stack itself: Postgres runs as its own account and must reach it.
+SLICED_STATE_DIR = REPO_ROOT / ".stack" / "sliced"
 UP_TIMEOUT = 900
 
 
@@ -39,11 +44,14 @@ def run_stack_command(*arguments: str, timeout: float = UP_TIMEOUT) -> subproces
 
 
 class RunningStack:
-    """What ``.stack/state.json`` records about the running stack."""
+    """What ``.stack/state.json`` (or another state folder's) records about the running stack."""
+
+    def __init__(self, state_dir: Path = STATE_FILE.parent) -> None:
+        self.state_file = state_dir / "state.json"
 
     @property
     def state(self) -> dict:
-        return json.loads(STATE_FILE.read_text())
+        return json.loads(self.state_file.read_text())
 
     @property
     def shop_url(self) -> str:
@@ -74,6 +82,21 @@ class RunningStack:
             email.message_from_bytes(maildir.get_bytes(key), policy=email.policy.default)
             for key in maildir.iterkeys()
         ]
+
+
+@pytest.fixture(scope="session")
+def sliced_stack() -> Iterator[RunningStack]:
+    """``make stack SLICES=1`` (one web process per web slice, routed by path) in its own state
+    folder and on free public ports, so it runs beside the ``stack`` fixture's; down at the end."""
+    where = ("--state-dir", str(SLICED_STATE_DIR))
+    ports = ("--port", str(free_port()), "--prometheus-port", str(free_port()))
+    result = run_stack_command(*where, "up", "--slices", *ports)
+    if result.returncode != 0:
+        pytest.fail(f"make stack SLICES=1 failed:\n{result.stdout}\n{result.stderr}", pytrace=False)
+    try:
+        yield RunningStack(SLICED_STATE_DIR)
+    finally:
+        run_stack_command(*where, "down", timeout=300)
 
 
 @pytest.fixture(scope="session")

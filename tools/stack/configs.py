@@ -38,10 +38,38 @@ def haproxy_cfg(*, listen_port: int, web_ports: Sequence[int]) -> str:
 
     ``X-Served-By`` names the backend that answered, so a client can see both are in rotation.
     """
-    servers = "\n".join(
-        f"    server web-{index} 127.0.0.1:{port} check inter 2s fall 2 rise 1"
-        for index, port in enumerate(web_ports, start=1)
+    servers = {f"web-{index}": port for index, port in enumerate(web_ports, start=1)}
+    return _haproxy_frontend(listen_port, ["default_backend web"]) + _haproxy_backend(
+        "web", servers
     )
+
+
+def haproxy_sliced_cfg(
+    *,
+    listen_port: int,
+    servers: Mapping[str, int],
+    prefixes: Mapping[str, Sequence[str]],
+    default_backend: str,
+) -> str:
+    """One backend per web slice, chosen by path as the chart's Ingress does: a prefix matches
+    whole segments (``/api/v1/cart`` and ``/api/v1/cart/…``, never ``/api/v1/carts``); every
+    other path goes to ``default_backend``. ``servers`` maps each backend to its one process."""
+    routing = []
+    for backend, paths in prefixes.items():
+        acl = backend.replace("-", "_")
+        routing += [
+            f"acl {acl} path {' '.join(paths)}",
+            f"acl {acl} path_beg {' '.join(f'{path}/' for path in paths)}",
+            f"use_backend {backend} if {acl}",
+        ]
+    routing.append(f"default_backend {default_backend}")
+    return _haproxy_frontend(listen_port, routing) + "".join(
+        _haproxy_backend(backend, {backend: port}) for backend, port in servers.items()
+    )
+
+
+def _haproxy_frontend(listen_port: int, routing: Sequence[str]) -> str:
+    rules = "".join(f"    {line}\n" for line in routing)
     return f"""\
 global
     maxconn 4096
@@ -57,16 +85,22 @@ defaults
 
 frontend bazaar
     bind 127.0.0.1:{listen_port}
-    default_backend web
+{rules}"""
 
-backend web
+
+def _haproxy_backend(name: str, servers: Mapping[str, int]) -> str:
+    lines = "".join(
+        f"    server {server} 127.0.0.1:{port} check inter 2s fall 2 rise 1\n"
+        for server, port in servers.items()
+    )
+    return f"""
+backend {name}
     balance roundrobin
     option httpchk
     http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host 127.0.0.1
     http-check expect status 200
     http-response set-header X-Served-By %s
-{servers}
-"""
+{lines}"""
 
 
 def prometheus_yml(

@@ -21,6 +21,7 @@ import psycopg
 import yaml
 from psycopg import sql
 
+from bazaar.common.slices import DEFAULT_SLICE, SLICES
 from tools.stack import configs
 from tools.stack.processes import (
     RunningProcess,
@@ -56,6 +57,29 @@ class StackError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class WebProcess:
+    """One ``bazaar web``: ``web-N`` serving every path, or ``web-NAME`` serving slice NAME."""
+
+    name: str
+    slice: str | None = None
+
+    @property
+    def port_key(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def command(self) -> list[str]:
+        return ["web", "--slice", self.slice] if self.slice else ["web"]
+
+
+def web_processes(*, slices: bool) -> list[WebProcess]:
+    """Two processes serving every path behind round robin, or one per slice of the app."""
+    if slices:
+        return [WebProcess(f"web-{name}", name) for name in SLICES]
+    return [WebProcess(f"web-{index}") for index in range(1, WEB_PROCESSES + 1)]
+
+
+@dataclass(frozen=True)
 class WorkerPool:
     name: str
     queues: tuple[str, ...]
@@ -88,11 +112,24 @@ def _http_ok(url: str, timeout: float = 2) -> bool:
 
 
 class Stack:
-    def __init__(self, state_dir: Path = STATE_DIR) -> None:
-        self.state_dir = state_dir
-        self.state_file = state_dir / "state.json"
-        self.log_dir = state_dir / "logs"
-        self.run_dir = state_dir / "run"
+    def __init__(
+        self,
+        state_dir: Path = STATE_DIR,
+        *,
+        slices: bool = False,
+        load_balancer_port: int = LOAD_BALANCER_PORT,
+        prometheus_port: int = PROMETHEUS_PORT,
+    ) -> None:
+        """``slices``: one web process per web slice, routed by path (see ``up --slices``);
+        the public ports are fixed by default and only moved by the test fixtures."""
+        # Absolute: Postgres and its tools run from their own folders.
+        self.state_dir = state_dir.resolve()
+        self.slices = slices
+        self.load_balancer_port = load_balancer_port
+        self.prometheus_port = prometheus_port
+        self.state_file = self.state_dir / "state.json"
+        self.log_dir = self.state_dir / "logs"
+        self.run_dir = self.state_dir / "run"
         self.launcher = Path(sys.executable).with_name("bazaar")
         self._processes: list[RunningProcess] = []
         self._state: dict = {}
@@ -102,16 +139,20 @@ class Stack:
     def up(self) -> None:
         with self._lock():
             previous = self._load_state()
-            if previous and self._is_healthy(previous):
+            same_shape = bool(previous.get("slices")) == self.slices
+            if previous and same_shape and self._is_healthy(previous):
                 print("The stack is already running.")
                 self._print_urls(previous)
                 return
-            if previous:
+            if previous and not same_shape:
+                print("The running stack's web processes are split differently; restarting it.")
+                self._stop_all(previous)
+            elif previous:
                 print("A previous stack is partly running; stopping it first.")
                 self._stop_all(previous)
             for port, what in (
-                (LOAD_BALANCER_PORT, "load balancer"),
-                (PROMETHEUS_PORT, "Prometheus"),
+                (self.load_balancer_port, "load balancer"),
+                (self.prometheus_port, "Prometheus"),
             ):
                 if not port_is_free(port):
                     raise StackError(f"127.0.0.1:{port} (the {what}) is taken by another program")
@@ -148,7 +189,7 @@ class Stack:
         for log in logs:
             if names and log.stem not in names:
                 continue
-            print(f"==> {log.relative_to(REPO_ROOT)} <==")
+            print(f"==> {os.path.relpath(log, REPO_ROOT)} <==")
             print("\n".join(log.read_text(errors="replace").splitlines()[-lines:]))
 
     # --- state ------------------------------------------------------------------------------
@@ -156,7 +197,7 @@ class Stack:
     @contextmanager
     def _lock(self) -> Iterator[None]:
         """One `up` or `down` at a time, whoever runs it."""
-        self.state_dir.mkdir(exist_ok=True)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
         with (self.state_dir / "lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
@@ -193,7 +234,7 @@ class Stack:
         for process in reversed(processes):
             process.stop(STOP_TIMEOUT)
         leftovers = [p.name for p in processes if p.is_alive() or p.group_members()]
-        public = (LOAD_BALANCER_PORT, PROMETHEUS_PORT)
+        public = (state["ports"]["load_balancer"], state["ports"]["prometheus"])
         ports_in_use = [] if wait_until(lambda: all(map(port_is_free, public)), 10) else public
         if leftovers or ports_in_use:
             raise StackError(f"still running: {leftovers}; ports still bound: {ports_in_use}")
@@ -220,25 +261,26 @@ class Stack:
 
     def _start_everything(self) -> None:
         pools = chart_worker_pools()
+        webs = web_processes(slices=self.slices)
         keys = self._secrets()
         names = [
             "postgres", "pgbouncer", "redis", "smtp", "psp", "exporter",
             "pgbouncer_exporter", "redis_exporter",
-            *(f"web_{i}" for i in range(1, WEB_PROCESSES + 1)),
+            *(web.port_key for web in webs),
             *(f"worker_{pool.name}" for pool in pools),
         ]  # fmt: skip
-        ports = dict(zip(names, free_ports(len(names), FIRST_INTERNAL_PORT), strict=True))
-        ports |= {"load_balancer": LOAD_BALANCER_PORT, "prometheus": PROMETHEUS_PORT}
+        public = {"load_balancer": self.load_balancer_port, "prometheus": self.prometheus_port}
+        internal = free_ports(len(names), FIRST_INTERNAL_PORT, taken=set(public.values()))
+        ports = dict(zip(names, internal, strict=True)) | public
         self._processes = []
         self._state = {
             "ports": ports,
+            "slices": [web.slice for web in webs if web.slice],
             "urls": {
-                "shop": f"http://127.0.0.1:{LOAD_BALANCER_PORT}/",
-                "prometheus": f"http://127.0.0.1:{PROMETHEUS_PORT}",
+                "shop": f"http://127.0.0.1:{self.load_balancer_port}/",
+                "prometheus": f"http://127.0.0.1:{self.prometheus_port}",
                 "psp": f"http://127.0.0.1:{ports['psp']}",
-                "web": [
-                    f"http://127.0.0.1:{ports[f'web_{i}']}/" for i in range(1, WEB_PROCESSES + 1)
-                ],
+                "web": [f"http://127.0.0.1:{ports[web.port_key]}/" for web in webs],
             },
             "maildir": str(self.state_dir / "mail" / "maildir"),
             "admin": {"email": ADMIN_EMAIL, "password": keys["admin_password"]},
@@ -290,16 +332,16 @@ class Stack:
              "DJANGO_SUPERUSER_PASSWORD": keys["admin_password"]},
         )  # fmt: skip
 
-        for index in range(1, WEB_PROCESSES + 1):
-            port = ports[f"web_{index}"]
+        for web in webs:
+            port = ports[web.port_key]
             self._start(
-                f"web-{index}",
-                [self.launcher, "web"],
+                web.name,
+                [self.launcher, *web.command],
                 env={
                     **static_env,
                     "HOST": "127.0.0.1",
                     "PORT": str(port),
-                    "PROMETHEUS_MULTIPROC_DIR": str(self._run_dir(f"web-{index}") / "metrics"),
+                    "PROMETHEUS_MULTIPROC_DIR": str(self._run_dir(web.name) / "metrics"),
                 },
                 ready=lambda port=port: _http_ok(f"http://127.0.0.1:{port}/readyz"),
             )
@@ -341,8 +383,8 @@ class Stack:
              "-web.listen-address", f"127.0.0.1:{ports['redis_exporter']}"],
             ready=lambda: _http_ok(f"http://127.0.0.1:{ports['redis_exporter']}/metrics"),
         )  # fmt: skip
-        self._start_load_balancer(ports)
-        self._start_prometheus(ports, pools)
+        self._start_load_balancer(ports, webs)
+        self._start_prometheus(ports, webs, pools)
 
     def _start(
         self,
@@ -508,12 +550,21 @@ class Stack:
             ready=lambda: self._probe(["probe", "worker", "--ready"], env),
         )  # fmt: skip
 
-    def _start_load_balancer(self, ports: Mapping[str, int]) -> None:
+    def _start_load_balancer(self, ports: Mapping[str, int], webs: list[WebProcess]) -> None:
         config = self._home("haproxy") / "haproxy.cfg"
-        web_ports = [ports[f"web_{i}"] for i in range(1, WEB_PROCESSES + 1)]
-        config.write_text(
-            configs.haproxy_cfg(listen_port=ports["load_balancer"], web_ports=web_ports)
-        )
+        servers = {web.name: ports[web.port_key] for web in webs}
+        if self.slices:
+            text = configs.haproxy_sliced_cfg(
+                listen_port=ports["load_balancer"],
+                servers=servers,
+                prefixes={f"web-{name}": prefixes for name, prefixes in SLICES.items()},
+                default_backend=f"web-{DEFAULT_SLICE}",
+            )
+        else:
+            text = configs.haproxy_cfg(
+                listen_port=ports["load_balancer"], web_ports=list(servers.values())
+            )
+        config.write_text(text)
         self._start(
             "haproxy",
             ["haproxy", "-db", "-f", config],
@@ -521,12 +572,18 @@ class Stack:
             ready=lambda: _http_ok(f"{self._state['urls']['shop']}readyz"),
         )
 
-    def _start_prometheus(self, ports: Mapping[str, int], pools: list[WorkerPool]) -> None:
+    def _start_prometheus(
+        self, ports: Mapping[str, int], webs: list[WebProcess], pools: list[WorkerPool]
+    ) -> None:
         home = self._home("prometheus")
         jobs = {
+            # The slice as a target label, as the chart's ServiceMonitor relabels it.
             "bazaar-web": [
-                (f"127.0.0.1:{ports[f'web_{i}']}", {"process": f"web-{i}"})
-                for i in range(1, WEB_PROCESSES + 1)
+                (
+                    f"127.0.0.1:{ports[web.port_key]}",
+                    {"process": web.name} | ({"slice": web.slice} if web.slice else {}),
+                )
+                for web in webs
             ],
             "bazaar-worker": [
                 (f"127.0.0.1:{ports[f'worker_{pool.name}']}", {"pool": pool.name}) for pool in pools
@@ -566,12 +623,12 @@ class Stack:
         """The chart's environment keys (docs/runtime-contract.md) pointed at local servers."""
         password = keys["database_password"]
         redis_url = f"redis://127.0.0.1:{ports['redis']}/0"
-        shop = f"http://127.0.0.1:{LOAD_BALANCER_PORT}"
+        shop = f"http://127.0.0.1:{self.load_balancer_port}"
         return {
             "DJANGO_SETTINGS_MODULE": "config.settings.prod",
             "SECRET_KEY": keys["SECRET_KEY"],
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "CSRF_TRUSTED_ORIGINS": f"{shop},http://localhost:{LOAD_BALANCER_PORT}",
+            "CSRF_TRUSTED_ORIGINS": f"{shop},http://localhost:{self.load_balancer_port}",
             # HAProxy listens on plain http locally; the chart terminates TLS at the ingress.
             "SECURE_SSL_REDIRECT": "false",
             "LOG_FORMAT": "json",
@@ -640,7 +697,7 @@ class Stack:
         admin = state["admin"]
         print(
             f"""
-Bazaar stack is up (state and logs in {self.state_dir.relative_to(REPO_ROOT)}/):
+Bazaar stack is up (state and logs in {os.path.relpath(self.state_dir, REPO_ROOT)}/):
   shop (load balancer)  {urls["shop"]}   API docs {urls["shop"]}api/docs/
   admin                 {urls["shop"]}admin/   {admin["email"]} / {admin["password"]}
   prometheus            {urls["prometheus"]}

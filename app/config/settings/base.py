@@ -8,8 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from bazaar.common.logging import configure_logging
+from bazaar.common.slices import SLICES
 
 APP_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -65,6 +67,13 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# One URL slice (bazaar/common/slices.py) for a web Deployment of its own; empty: every path.
+WEB_SLICE = env.str("WEB_SLICE", default="")
+if WEB_SLICE and WEB_SLICE not in SLICES:
+    raise ImproperlyConfigured(
+        f"WEB_SLICE={WEB_SLICE!r} is not a slice; choose one of {', '.join(SLICES)} "
+        "or leave it empty to serve every path."
+    )
 WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

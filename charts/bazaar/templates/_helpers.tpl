@@ -60,6 +60,49 @@ bazaar.dev/worker-pool: {{ index . 1 }}
 bazaar.dev/worker-pool: {{ index . 1 }}
 {{- end -}}
 
+{{/*
+Web pods carry their slice, when sliced, so each slice's Service, PDB and HPA selects only it.
+Call with (list $ sliceName); "" is the web that serves every path.
+*/}}
+{{- define "bazaar.webSelectorLabels" -}}
+{{ include "bazaar.selectorLabels" (list (index . 0) "web") }}
+{{- with index . 1 }}
+bazaar.dev/web-slice: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* Full labels of one web Deployment's objects and pods. Call with (list $ sliceName). */}}
+{{- define "bazaar.webLabels" -}}
+{{ include "bazaar.componentLabels" (list (index . 0) "web") }}
+{{- with index . 1 }}
+bazaar.dev/web-slice: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The web Deployments as YAML {units: [...]} (use fromYaml): the one web serving every path, or
+one per web.slices entry merged over web.* (maps merge, lists are replaced). Each unit has
+component (web or web-NAME, the object-name suffix), slice (NAME or ""), prefixes (the paths
+files/web-slices.yaml gives the slice), default (true on the unit unclaimed paths are routed to)
+and values. Every web template ranges over these, so a slice cannot drift from web.
+*/}}
+{{- define "bazaar.webUnits" -}}
+{{- $web := omit .Values.web "slices" -}}
+{{- $catalogue := .Files.Get "files/web-slices.yaml" | fromYaml -}}
+{{- $units := list -}}
+{{- range $slice := .Values.web.slices -}}
+{{- $prefixes := list -}}
+{{- range $catalogue.slices -}}
+{{- if eq .name $slice.name }}{{ $prefixes = .prefixes }}{{ end -}}
+{{- end -}}
+{{- $values := mergeOverwrite (deepCopy $web) (omit $slice "name") -}}
+{{- $units = append $units (dict "component" (printf "web-%s" $slice.name) "slice" $slice.name "prefixes" $prefixes "default" (eq $slice.name $catalogue.default) "values" $values) -}}
+{{- else -}}
+{{- $units = list (dict "component" "web" "slice" "" "prefixes" (list) "default" true "values" $web) -}}
+{{- end -}}
+{{- toYaml (dict "units" $units) -}}
+{{- end -}}
+
 {{- define "bazaar.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
 {{- default (include "bazaar.fullname" .) .Values.serviceAccount.name -}}

@@ -61,6 +61,39 @@ Called once from templates/validate.yaml.
 {{- fail (printf "web.terminationGracePeriodSeconds (%d) must exceed web.preStopSleepSeconds + web.gracefulTimeoutSeconds (%d), or in-flight requests are killed." (int $v.web.terminationGracePeriodSeconds) (int $drain)) -}}
 {{- end -}}
 
+{{- /* Web slices: names from files/web-slices.yaml, each once, all or none. */}}
+{{- $catalogue := .Files.Get "files/web-slices.yaml" | fromYaml -}}
+{{- $known := list -}}
+{{- range $catalogue.slices }}{{ $known = append $known .name }}{{ end -}}
+{{- $listed := list -}}
+{{- range $slice := $v.web.slices -}}
+{{- if not (has $slice.name $known) -}}
+{{- fail (printf "web.slices: %q is not a web slice; the slices are %s (files/web-slices.yaml)." $slice.name (join ", " $known)) -}}
+{{- end -}}
+{{- if has $slice.name $listed -}}
+{{- fail (printf "web.slices: the slice %q is listed twice; each slice is one Deployment." $slice.name) -}}
+{{- end -}}
+{{- $listed = append $listed $slice.name -}}
+{{- end -}}
+{{- $missing := list -}}
+{{- range $known }}{{ if not (has . $listed) }}{{ $missing = append $missing . }}{{ end }}{{ end -}}
+{{- if and $listed $missing -}}
+{{- fail (printf "web.slices must list every slice or none: %s missing. A slice serves only its own paths, so an unlisted slice's paths would reach no pod." (join ", " $missing)) -}}
+{{- end -}}
+{{- range $unit := (include "bazaar.webUnits" . | fromYaml).units -}}
+{{- $where := ternary (printf "web.slices[%s]" $unit.slice) "web" (ne $unit.slice "") -}}
+{{- $scaling := $unit.values.autoscaling -}}
+{{- if and $scaling.enabled (gt (int $scaling.minReplicas) (int $scaling.maxReplicas)) -}}
+{{- fail (printf "%s: autoscaling.minReplicas (%d) is above autoscaling.maxReplicas (%d)." $where (int $scaling.minReplicas) (int $scaling.maxReplicas)) -}}
+{{- end -}}
+{{- end -}}
+{{- range $slice := $v.web.slices -}}
+{{- $scaling := mergeOverwrite (deepCopy $v.web.autoscaling) ($slice.autoscaling | default dict) -}}
+{{- if and (hasKey $slice "replicas") $scaling.enabled -}}
+{{- fail (printf "web.slices[%s]: replicas is set but the slice is autoscaled (web.autoscaling.enabled, or its own autoscaling.enabled); the HPA would override it. Set autoscaling.enabled: false on the slice, or drop replicas." $slice.name) -}}
+{{- end -}}
+{{- end -}}
+
 {{- /* Worker pools. */}}
 {{- $seen := dict -}}
 {{- range $poolValues := $v.workers -}}

@@ -46,11 +46,12 @@ def run_launcher(*args: str, env: dict[str, str], timeout: float = 120):
 
 
 @pytest.fixture
-def web(services, django_db_setup, django_db_blocker, tmp_path):
+def web(request, services, django_db_setup, django_db_blocker, tmp_path):
+    """``bazaar web`` under gunicorn; parametrize indirectly with extra launcher arguments."""
     port = free_port()
     process = ManagedProcess(
         "web",
-        [*launcher_command(), "web"],
+        [*launcher_command(), "web", *getattr(request, "param", [])],
         log_dir=tmp_path,
         cwd=APP_DIR,
         env=prod_env(
@@ -85,6 +86,19 @@ def test_prod_answers_kubelet_probes_on_the_pod_ip_without_redirect(web):
     )
     assert tls.status_code == 200
     assert "Strict-Transport-Security" in tls.headers
+
+
+@pytest.mark.parametrize("web", [["--slice", "checkout"]], indirect=True)
+def test_a_web_slice_serves_its_paths_and_404s_the_others(web):
+    """`bazaar web --slice checkout`: the checkout routes answer (401 without a token), the
+    catalog's are a 404 in the envelope, and the probes and /metrics still answer."""
+    shop = {"Host": "shop.example.com", "X-Forwarded-Proto": "https"}
+    assert httpx.get(f"{web.base_url}/api/v1/orders/", headers=shop).status_code == 401
+    foreign = httpx.get(f"{web.base_url}/api/v1/products/", headers=shop)
+    assert foreign.status_code == 404
+    assert foreign.json()["error"]["code"] == "not_found"
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert httpx.get(f"{web.base_url}{path}", headers=shop).status_code == 200, path
 
 
 def _counter_total(metrics_text: str, name: str, **labels: str) -> float:
