@@ -1,6 +1,7 @@
 """Database aliases built from the environment, for the settings (which must not touch
 ``django.db``: it reads the settings being built)."""
 
+import warnings
 from urllib.parse import urlsplit
 
 import environ
@@ -25,7 +26,9 @@ def replica_database(url: str, *, primary: dict, connect_timeout: int) -> dict:
             "at the primary."
         )
     try:
-        parsed = environ.Env.db_url_config(url)
+        with warnings.catch_warnings():  # "Engine not recognized": refused below, clearly
+            warnings.simplefilter("ignore")
+            parsed = environ.Env.db_url_config(url)
     except ValueError as error:  # a port that is not a number
         raise _bad_url(url, str(error)) from None
     if parsed.get("ENGINE") != "django.db.backends.postgresql":

@@ -22,7 +22,6 @@ per request. Each fall-back is logged (``replica_read_failed``) and counted
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import threading
 import time
@@ -32,7 +31,7 @@ from typing import TypeVar
 
 import structlog
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, OperationalError, connections
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections
 from django.db.models import Manager, Model
 from prometheus_client import Counter
 
@@ -83,7 +82,8 @@ breaker = _Breaker()
 
 
 def replica_configured() -> bool:
-    return REPLICA in settings.DATABASES
+    """The settings define the ``replica`` alias exactly when this is set."""
+    return bool(settings.DATABASE_REPLICA_URL)
 
 
 def replica_reads(view_method: ViewMethod) -> ViewMethod:
@@ -118,9 +118,6 @@ def _rest_replica(failure: ReplicaReadFailed) -> None:
         fallback="primary",
         retry_in_seconds=retry_seconds,
     )
-    # The connection may be half-broken; this thread reconnects when the replica is tried again.
-    with contextlib.suppress(DatabaseError):
-        connections[REPLICA].close()
 
 
 def _replica_usable() -> bool:
