@@ -21,6 +21,7 @@ that process here against the session's real Postgres, PgBouncer and Redis
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
 import secrets
@@ -30,6 +31,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,10 +226,9 @@ class Container:
         return "\n".join(text.splitlines()[-lines:])
 
 
-@pytest.fixture(scope="module")
-def release(services):
-    """The default scenario's objects and the local address of every service they name."""
-    objects = render([SCENARIOS["default"]], CONTRACT_VALUES)
+def rendered_release(services, scenario: str, values=None, **more_endpoints: str):
+    """A scenario's objects, its Secrets' data and the local address of every service named."""
+    objects = render([SCENARIOS[scenario]], {**CONTRACT_VALUES, **(values or {})})
     rendered_secrets = {
         obj["metadata"]["name"]: {
             key: base64.b64decode(value).decode() for key, value in obj["data"].items()
@@ -239,8 +240,15 @@ def release(services):
         "bazaar-pgbouncer:6432": f"127.0.0.1:{services.pgbouncer.port}",
         "postgres.example.internal:5432": f"127.0.0.1:{services.postgres.port}",
         "redis.example.internal:6379": f"127.0.0.1:{services.redis.port}",
+        **more_endpoints,
     }
     return objects, {**EXISTING_SECRETS, **rendered_secrets}, endpoints
+
+
+@pytest.fixture(scope="module")
+def release(services):
+    """The default scenario, as every test of this module but the read replica's runs it."""
+    return rendered_release(services, "default")
 
 
 def workload(objects, kind, name):
@@ -287,11 +295,13 @@ def test_the_migrate_job_leaves_nothing_unapplied(migrated, tmp_path):
     assert check.run_to_completion(timeout=120) == 0, check.log_tail()
 
 
-@pytest.mark.parametrize("name", long_running_workloads())
-def test_rendered_container_starts_probes_and_stops_cleanly(name, migrated, tmp_path):
-    objects, secret_data, endpoints = migrated
+@contextlib.contextmanager
+def running(release, name: str, root: Path) -> Iterator[Container]:
+    """The Deployment's pod: init containers to completion, then its container until every
+    probe passed; on leaving, preStop and SIGTERM, after which it must exit 0 in time."""
+    objects, secret_data, endpoints = release
     deployment = workload(objects, "Deployment", name)
-    pod = Pod(name, pod_spec(deployment), secret_data, endpoints, tmp_path)
+    pod = Pod(name, pod_spec(deployment), secret_data, endpoints, root)
     for init_spec in pod.spec.get("initContainers", []):
         init = Container(pod, init_spec)
         code = init.run_to_completion(timeout=int(init_spec["args"][-1]))
@@ -303,8 +313,41 @@ def test_rendered_container_starts_probes_and_stops_cleanly(name, migrated, tmp_
         for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
             if kind in spec:
                 container.wait_for(kind)
+        yield container
         grace = pod.spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)
         code = container.terminate(grace)
     finally:
         container.kill()
     assert code == 0, f"exit code {code} after SIGTERM\n{container.log_tail()}"
+
+
+@pytest.mark.parametrize("name", long_running_workloads())
+def test_rendered_container_starts_probes_and_stops_cleanly(name, migrated, tmp_path):
+    with running(migrated, name, tmp_path):
+        pass
+
+
+def test_the_read_replica_scenarios_web_pod_serves_the_catalog_from_the_read_pool(
+    services, replica, migrated, tmp_path
+):
+    """The read-replica scenario's web pod, as rendered, with its read pool's address pointed
+    at the test replica's PgBouncer: a catalog page is read on the standby."""
+    release = rendered_release(
+        services,
+        "read-replica",
+        {"config": {"allowedHosts": ["127.0.0.1"]}},
+        **{"bazaar-pgbouncer-read:6432": f"127.0.0.1:{replica.pgbouncer.port}"},
+    )
+    replica.wait_caught_up()
+    replica.reset_statements()
+    with running(release, "bazaar-web", tmp_path) as web:
+        assert web.env["DATABASE_REPLICA_URL"].endswith(
+            f"@127.0.0.1:{replica.pgbouncer.port}/bazaar"
+        )
+        port = web.pod.port_of(web.spec, "http")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/products/", headers={"X-Forwarded-Proto": "https"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - local
+            assert response.status == 200
+    assert any("catalog_product" in statement["query"] for statement in replica.statements())

@@ -81,6 +81,47 @@ BAD_VALUES = {
         {"web": {"terminationGracePeriodSeconds": 30}},
         "must exceed web.preStopSleepSeconds + web.gracefulTimeoutSeconds",
     ),
+    "read replica of the bundled postgres": (
+        {
+            "postgresql": {
+                "external": {"host": ""},
+                "bundled": {"enabled": True},
+                "readReplica": {"enabled": True},
+            }
+        },
+        "the bundled StatefulSet is a single server",
+    ),
+    "read replica host beside cnpg": (
+        {
+            "postgresql": {
+                "external": {"host": ""},
+                "cnpg": {"enabled": True},
+                "readReplica": {"enabled": True, "host": "replica.example.internal"},
+            }
+        },
+        "the read pool uses the cluster's -ro Service",
+    ),
+    "read replica of a one-instance cnpg cluster": (
+        {
+            "postgresql": {
+                "external": {"host": ""},
+                "cnpg": {"enabled": True, "instances": 1},
+                "readReplica": {"enabled": True},
+            }
+        },
+        "needs postgresql.cnpg.instances of 2 or more (it is 1)",
+    ),
+    "external read replica without a host": (
+        {"postgresql": {"readReplica": {"enabled": True}}},
+        "needs postgresql.readReplica.host",
+    ),
+    "read replica without pgbouncer": (
+        {
+            "pgbouncer": {"enabled": False},
+            "postgresql": {"readReplica": {"enabled": True, "host": "replica.example.internal"}},
+        },
+        "postgresql.readReplica.enabled needs pgbouncer.enabled",
+    ),
     "removed worker block": ({"worker": {"concurrency": 4}}, "`worker` was removed"),
     "removed web.replicaCount": ({"web": {"replicaCount": 3}}, "`web.replicaCount` was removed"),
     "two secret holders": (
@@ -109,6 +150,7 @@ def test_no_postgres_at_all_is_refused():
         ({"workers": [{"name": "default", "queues": ["default"], "concurency": 2}]}, "/workers/0"),
         ({"unknownTopLevel": True}, "''"),
         ({"beat": {"replicas": "one"}}, "/beat/replicas"),
+        ({"pgbouncer": {"readPool": {"image": {"tag": "1"}}}}, "/pgbouncer/readPool"),
     ],
 )
 def test_values_the_schema_does_not_know_are_refused(values, where):

@@ -490,7 +490,11 @@ class Replica:
 
     def wait_caught_up(self, timeout: float = 10) -> None:
         """Wait until the standby has replayed everything the primary has written so far."""
-        (row,) = self.primary.superuser_query("SELECT pg_current_wal_insert_lsn() AS lsn")
+        # The end of a record written now: the standby's replay position reaches it exactly,
+        # unlike the insert position, which stops short of it at a page boundary.
+        (row,) = self.primary.superuser_query(
+            "SELECT pg_logical_emit_message(false, 'bazaar-tests', 'caught up?') AS lsn"
+        )
         target = row["lsn"]
         deadline = time.monotonic() + timeout
         while not self.postgres.superuser_query(
