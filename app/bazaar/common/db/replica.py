@@ -18,6 +18,11 @@ fails for it. The replica then rests for ``DATABASE_REPLICA_RETRY_SECONDS`` in t
 circuit breaker: a dead replica costs one failed attempt per process and period, not a timeout
 per request. Each fall-back is logged (``replica_read_failed``) and counted
 (``bazaar_db_replica_fallbacks_total``).
+
+Lag and the catalog cache: a write invalidates the cached pages after its commit, and a page
+read from a replica that has not replayed the write yet is cached as it read it, until the next
+write to it or ``CATALOG_CACHE_TIMEOUT``. Checkout never trusts those pages: it locks and
+prices the products on the primary.
 """
 
 from __future__ import annotations
