@@ -8,6 +8,8 @@ same gunicorn settings (``WEB_CONCURRENCY``, ``GUNICORN_THREADS``):
 ``app``                 the app as the stack runs it (PgBouncer, Redis cache)
 ``app-uncached``        ``CATALOG_CACHE_TIMEOUT=0``, own Redis database: every catalog read misses
 ``app-direct``          uncached, straight to Postgres (``DATABASE_POOLER=none``)
+``app-replica``         uncached, with ``DATABASE_REPLICA_URL``: a streaming standby of the
+                        stack's Postgres behind its own PgBouncer (``replica.py``)
 ``baseline``            ``loadtests.bench``: no middleware, one ORM query, ``JsonResponse``
 ======================  =================================================================
 
@@ -35,6 +37,7 @@ import httpx
 import psutil
 
 from loadtests.bench.image import container_figures
+from loadtests.bench.replica import Replica
 from loadtests.run import REPORTS_DIR, prepare_on_stack
 from loadtests.stack_env import ensure_stack_up, stack_app_env
 from loadtests.web import WebServer, generator_cpu, start_web, status, wrk
@@ -82,6 +85,7 @@ class Bench:
     run_dir: Path
     profile: Profile = field(init=False)
     servers: dict[str, WebServer] = field(default_factory=dict)
+    replica: Replica | None = None
 
     def __post_init__(self) -> None:
         self.profile = Profile.choose(self.quick)
@@ -99,6 +103,8 @@ class Bench:
             "CATALOG_CACHE_TIMEOUT": "0",
             "REDIS_URL": self.app_env["REDIS_URL"].rsplit("/", 1)[0] + f"/{UNCACHED_REDIS_DB}",
         }
+        self.replica = Replica(self.run_dir / "replica", *free_ports(2, FIRST_PORT))
+        self.replica.start()
         variants = {
             "baseline": ({"DJANGO_SETTINGS_MODULE": "loadtests.bench.settings"}, "/products/"),
             "app": ({}, "/readyz"),
@@ -107,8 +113,9 @@ class Bench:
                 {**uncached, "DATABASE_URL": direct, "DATABASE_POOLER": "none"},
                 "/readyz",
             ),
+            "app-replica": ({**uncached, "DATABASE_REPLICA_URL": self.replica.url}, "/readyz"),
         }
-        ports = free_ports(len(variants), FIRST_PORT)
+        ports = free_ports(len(variants), FIRST_PORT)  # the replica holds its own by now
         for (name, (overrides, ready_path)), port in zip(variants.items(), ports, strict=True):
             self.servers[name] = start_web(
                 name,
@@ -121,6 +128,8 @@ class Bench:
     def stop_servers(self) -> None:
         for server in self.servers.values():
             server.stop()
+        if self.replica is not None:
+            self.replica.stop()
 
     # --- measurements -----------------------------------------------------------------------
 
@@ -135,6 +144,8 @@ class Bench:
             "detail_uncached_direct": ("app-direct", detail),
             "list_cached": ("app", ["/api/v1/products/"]),
             "list_uncached": ("app-uncached", ["/api/v1/products/"]),
+            "detail_uncached_replica": ("app-replica", detail),
+            "list_uncached_replica": ("app-replica", ["/api/v1/products/"]),
         }
         for server, paths in cases.values():  # load every worker's code, fill the app's cache
             for path in paths:
@@ -278,6 +289,12 @@ def ratios(http: dict, checkout: dict, processes: dict, container: dict) -> dict
         "pgbouncer_vs_direct": ratio(
             http["detail_uncached"]["rps"], http["detail_uncached_direct"]["rps"]
         ),
+        "detail_uncached_replica_vs_primary": ratio(
+            http["detail_uncached_replica"]["rps"], http["detail_uncached"]["rps"]
+        ),
+        "list_uncached_replica_vs_primary": ratio(
+            http["list_uncached_replica"]["rps"], http["list_uncached"]["rps"]
+        ),
         "checkout_orders_vs_baseline_requests": ratio(checkout["orders_per_s"], baseline_detail),
         "orders_paid_ratio": ratio(checkout["paid"], checkout["orders"]),
         "web_worker_rss_vs_baseline": ratio(app_rss, baseline_rss),
@@ -346,6 +363,9 @@ def markdown(results: dict) -> str:
         f"({checkout['failures']} failed); {checkout['paid']} paid, checkout-to-paid "
         f"p50 {checkout['paid_p50_s']} s, p95 {checkout['paid_p95_s']} s.",
         "",
+        f"Read replica: the read pool passed {results['replica']['queries_served']} queries to "
+        "the standby during the app-replica runs.",
+        "",
         "| process | ready (s) | RSS per worker (MB) |",
         "|---|---:|---:|",
     ]
@@ -395,6 +415,7 @@ def run(*, quick: bool, update_readme_table: bool) -> Path:
         results["http"] = bench.http_benchmarks(data)
         results["checkout"] = bench.checkout_benchmark(data)
         results["processes"] = bench.process_figures()
+        results["replica"] = {"queries_served": bench.replica.queries_served()}
     finally:
         bench.stop_servers()
     results["container"] = container_figures(

@@ -21,6 +21,7 @@ that process here against the session's real Postgres, PgBouncer and Redis
 from __future__ import annotations
 
 import secrets
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -44,16 +45,22 @@ EXISTING_SECRETS = {
 }
 
 
-@pytest.fixture(scope="module")
-def release(services):
-    """The default scenario's objects and the local address of every service they name."""
-    objects = render([SCENARIOS["default"]], CONTRACT_VALUES)
+def rendered_release(services, scenario: str, values=None, **more_endpoints: str):
+    """A scenario's objects, its Secrets' data and the local address of every service named."""
+    objects = render([SCENARIOS[scenario]], {**CONTRACT_VALUES, **(values or {})})
     endpoints = {
         "bazaar-pgbouncer:6432": f"127.0.0.1:{services.pgbouncer.port}",
         "postgres.example.internal:5432": f"127.0.0.1:{services.postgres.port}",
         "redis.example.internal:6379": f"127.0.0.1:{services.redis.port}",
+        **more_endpoints,
     }
     return objects, {**EXISTING_SECRETS, **rendered_secrets(objects)}, endpoints
+
+
+@pytest.fixture(scope="module")
+def release(services):
+    """The default scenario, as every test of this module but the read replica's runs it."""
+    return rendered_release(services, "default")
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +163,32 @@ def test_rendered_web_slice_serves_its_paths_and_404s_the_others(slice_name, mig
                 response = get(page)
                 assert response.status_code == 404, (page, response.text[:200])
                 assert response.json()["error"]["code"] == "not_found"
+
+
+def test_the_read_replica_scenarios_web_pod_serves_the_catalog_from_the_read_pool(
+    services, replica, migrated, tmp_path
+):
+    """The read-replica scenario's web pod, as rendered, with its read pool's address pointed
+    at the test replica's PgBouncer: a catalog page is read on the standby."""
+    release = rendered_release(
+        services,
+        "read-replica",
+        {"config": {"allowedHosts": ["127.0.0.1"]}},
+        **{"bazaar-pgbouncer-read:6432": f"127.0.0.1:{replica.pgbouncer.port}"},
+    )
+    replica.wait_caught_up()
+    replica.reset_statements()
+    objects, secret_data, endpoints = release
+    web_deployment = workload(objects, "Deployment", "bazaar-web")
+    pod = Pod("bazaar-web", pod_spec(web_deployment), secret_data, endpoints, tmp_path)
+    with running(pod) as web:
+        assert web.env["DATABASE_REPLICA_URL"].endswith(
+            f"@127.0.0.1:{replica.pgbouncer.port}/bazaar"
+        )
+        port = web.pod.port_of(web.spec, "http")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/products/", headers={"X-Forwarded-Proto": "https"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - local
+            assert response.status == 200
+    assert any("catalog_product" in statement["query"] for statement in replica.statements())

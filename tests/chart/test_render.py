@@ -121,6 +121,47 @@ BAD_VALUES = {
         {"web": {"autoscaling": {"minReplicas": 3, "maxReplicas": 2}}},
         "web: autoscaling.minReplicas (3) is above autoscaling.maxReplicas (2)",
     ),
+    "read replica of the bundled postgres": (
+        {
+            "postgresql": {
+                "external": {"host": ""},
+                "bundled": {"enabled": True},
+                "readReplica": {"enabled": True},
+            }
+        },
+        "the bundled StatefulSet is a single server",
+    ),
+    "read replica host beside cnpg": (
+        {
+            "postgresql": {
+                "external": {"host": ""},
+                "cnpg": {"enabled": True},
+                "readReplica": {"enabled": True, "host": "replica.example.internal"},
+            }
+        },
+        "the read pool uses the cluster's -ro Service",
+    ),
+    "read replica of a one-instance cnpg cluster": (
+        {
+            "postgresql": {
+                "external": {"host": ""},
+                "cnpg": {"enabled": True, "instances": 1},
+                "readReplica": {"enabled": True},
+            }
+        },
+        "needs postgresql.cnpg.instances of 2 or more (it is 1)",
+    ),
+    "external read replica without a host": (
+        {"postgresql": {"readReplica": {"enabled": True}}},
+        "needs postgresql.readReplica.host",
+    ),
+    "read replica without pgbouncer": (
+        {
+            "pgbouncer": {"enabled": False},
+            "postgresql": {"readReplica": {"enabled": True, "host": "replica.example.internal"}},
+        },
+        "postgresql.readReplica.enabled needs pgbouncer.enabled",
+    ),
     "removed worker block": ({"worker": {"concurrency": 4}}, "`worker` was removed"),
     "removed web.replicaCount": ({"web": {"replicaCount": 3}}, "`web.replicaCount` was removed"),
     "two secret holders": (
@@ -151,6 +192,7 @@ def test_no_postgres_at_all_is_refused():
         ({"beat": {"replicas": "one"}}, "/beat/replicas"),
         ({"web": {"slices": [{"name": "catalog", "replicaz": 2}]}}, "/web/slices/0"),
         ({"web": {"slices": [{"replicas": 2}]}}, "/web/slices/0"),
+        ({"pgbouncer": {"readPool": {"image": {"tag": "1"}}}}, "/pgbouncer/readPool"),
     ],
 )
 def test_values_the_schema_does_not_know_are_refused(values, where):

@@ -25,6 +25,8 @@ EXPECTED_RATIOS = {
     "list_cached_vs_baseline",
     "list_uncached_vs_baseline",
     "pgbouncer_vs_direct",
+    "detail_uncached_replica_vs_primary",
+    "list_uncached_replica_vs_primary",
     "checkout_orders_vs_baseline_requests",
     "orders_paid_ratio",
     "web_worker_rss_vs_baseline",
@@ -70,6 +72,15 @@ def test_every_http_run_records_how_its_connections_spread_over_the_workers(quic
         assert 1 <= run["attempts"] <= web.SPREAD_ATTEMPTS, (name, run)
 
 
+def test_the_replica_server_read_the_catalog_through_the_read_pool(quick_bench):
+    """Its figures are the replica's: the read pool passed the standby at least a query for
+    each request of the runs (2 s each in a quick run, more than one second's worth)."""
+    _, results, _ = quick_bench
+    served = results["replica"]["queries_served"]
+    assert served >= results["http"]["detail_uncached_replica"]["rps"]
+    assert {"detail_uncached_replica", "list_uncached_replica"} <= set(results["http"])
+
+
 def test_checkouts_go_through_the_real_worker_to_paid(quick_bench):
     _, results, _ = quick_bench
     checkout = results["checkout"]
@@ -80,7 +91,13 @@ def test_checkouts_go_through_the_real_worker_to_paid(quick_bench):
 
 def test_memory_and_start_time_are_measured_per_server(quick_bench):
     _, results, _ = quick_bench
-    assert set(results["processes"]) == {"baseline", "app", "app-uncached", "app-direct"}
+    assert set(results["processes"]) == {
+        "baseline",
+        "app",
+        "app-uncached",
+        "app-direct",
+        "app-replica",
+    }
     for figures in results["processes"].values():
         assert len(figures["worker_rss_mb"]) == int(suite.WEB_CONCURRENCY)
         assert figures["ready_seconds"] > 0

@@ -36,6 +36,14 @@ Fixtures
     ``pgbouncer.show_pools()``, ``pgbouncer.admin_query("SHOW ...")``, ``redis.client(db)``,
     ``smtp.messages()`` (``EmailMessage`` objects, oldest first), ``smtp.wait_for_messages(n)``
     and ``smtp.clear()``. Tests that request it are skipped when services are off.
+``replica`` (session, started on first use)
+    The read replica (``Replica``): a hot standby of ``services.postgres`` made with
+    ``pg_basebackup -R`` and streaming from it, on its own port (``replica.postgres``, with
+    pg_stat_statements loaded), behind its own PgBouncer in transaction mode
+    (``replica.pgbouncer``, ``query_wait_timeout`` as the chart's read pool). ``replica.url`` is
+    a ``DATABASE_REPLICA_URL``; it is not exported to the session, only processes given it use
+    the replica. ``statements()``/``reset_statements()`` show what the standby ran,
+    ``pause_replay()``/``resume_replay()`` make it lag, ``wait_caught_up()`` waits for it.
 ``psp`` (session, started on first use)
     The payment-provider simulator, run as ``bazaar psp-simulator`` with ``PORT`` (and the
     ``PSP_*`` variables of the environment); ``psp.url``, ``psp.process``. Its URL is
@@ -120,10 +128,13 @@ def _write_service_file(path: Path, text: str) -> None:
         os.chown(path, account.pw_uid, account.pw_gid)
 
 
-def _run_as_service_user(command: Sequence[object], *, cwd: Path) -> subprocess.CompletedProcess:
+def _run_as_service_user(
+    command: Sequence[object], *, cwd: Path, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(part) for part in command],
         cwd=cwd,
+        env=env,
         user=_service_user(),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -223,9 +234,10 @@ class Postgres(PortBoundService):
     """A private Postgres 15 cluster tuned for tests (durability off: it is thrown away)."""
 
     name = "postgres"
+    extra_arguments: Sequence[str] = ()
 
     def __init__(self, root: Path, log_dir: Path) -> None:
-        self.home = _hand_to_service_user(root / "postgres")
+        self.home = _hand_to_service_user(root / self.name)
         self.data_dir = self.home / "data"
         self.log_dir = log_dir
         self.port = free_port()
@@ -241,6 +253,7 @@ class Postgres(PortBoundService):
             "-c", "synchronous_commit=off",
             "-c", "full_page_writes=off",
             "-c", "max_connections=200",
+            *self.extra_arguments,
         ]  # fmt: skip
         return ManagedProcess(
             self.name,
@@ -294,6 +307,12 @@ class Postgres(PortBoundService):
         """An autocommit connection straight to Postgres, bypassing PgBouncer."""
         return _connect(self.port, user=user, password=password, dbname=dbname)
 
+    def superuser_query(self, query: str, params: Sequence[object] = ()) -> list[dict]:
+        """Run ``query`` as the superuser in the ``postgres`` database; the rows as dicts."""
+        with self.connect(user=SUPERUSER, password=SUPERUSER_PASSWORD, dbname="postgres") as conn:
+            cursor = conn.cursor(row_factory=dict_row).execute(query, params)
+            return cursor.fetchall() if cursor.description else []
+
     def accepts_queries(self) -> bool:
         try:
             with self.connect(user=SUPERUSER, password=SUPERUSER_PASSWORD, dbname="postgres"):
@@ -305,12 +324,20 @@ class Postgres(PortBoundService):
 class PgBouncer(PortBoundService):
     """PgBouncer in transaction mode in front of ``postgres``, as the chart deploys it."""
 
-    name = "pgbouncer"
-
-    def __init__(self, root: Path, log_dir: Path, postgres: Postgres) -> None:
-        self.home = _hand_to_service_user(root / "pgbouncer")
+    def __init__(
+        self,
+        root: Path,
+        log_dir: Path,
+        postgres: Postgres,
+        *,
+        name: str = "pgbouncer",
+        extra_settings: str = "",
+    ) -> None:
+        self.name = name
+        self.home = _hand_to_service_user(root / name)
         self.log_dir = log_dir
         self.postgres = postgres
+        self.extra_settings = extra_settings
         self.port = free_port()
         self.config_path = self.home / "pgbouncer.ini"
         self.userlist_path = self.home / "userlist.txt"
@@ -339,7 +366,7 @@ max_client_conn = 1000
 default_pool_size = 20
 server_login_retry = 2
 ignore_startup_parameters = extra_float_digits,options
-""",
+{self.extra_settings}""",
         )
         return ManagedProcess(
             self.name,
@@ -376,6 +403,106 @@ ignore_startup_parameters = extra_float_digits,options
 
     def show_pools(self) -> list[dict[str, object]]:
         return self.admin_query("SHOW POOLS")
+
+
+class Standby(Postgres):
+    """A hot standby of ``primary`` that streams its WAL (``pg_basebackup -R``): the read
+    replica. It loads pg_stat_statements, so a test can see which statements it served."""
+
+    name = "postgres-replica"
+    extra_arguments = ("-c", "shared_preload_libraries=pg_stat_statements")
+
+    def __init__(self, root: Path, log_dir: Path, primary: Postgres) -> None:
+        super().__init__(root, log_dir)
+        self.primary = primary
+
+    def initialise(self) -> None:
+        """Copy the primary as it is now; the copy's recovery settings point back at it."""
+        command = [
+            POSTGRES_BIN / "pg_basebackup",
+            "--pgdata", self.data_dir,
+            "--host", "127.0.0.1",
+            "--port", self.primary.port,
+            "--username", SUPERUSER,
+            "--write-recovery-conf",
+            "--wal-method", "stream",
+            "--checkpoint", "fast",
+            "--no-sync",
+        ]  # fmt: skip
+        result = _run_as_service_user(
+            command, cwd=self.home, env={**os.environ, "PGPASSWORD": SUPERUSER_PASSWORD}
+        )
+        if result.returncode != 0:
+            raise ProcessStartError(f"pg_basebackup failed:\n{result.stdout}")
+
+
+class Replica:
+    """The read replica: a ``Standby`` of the session's Postgres behind its own PgBouncer in
+    transaction mode, configured like the chart's read pool (``query_wait_timeout``: a query
+    waits that long for a standby that is down, then fails and the app reads the primary)."""
+
+    QUERY_WAIT_TIMEOUT = 2
+
+    def __init__(self, root: Path, log_dir: Path, primary: Postgres) -> None:
+        self.primary = primary
+        self.postgres = Standby(root, log_dir, primary)
+        self.pgbouncer = PgBouncer(
+            root,
+            log_dir,
+            self.postgres,
+            name="pgbouncer-replica",
+            extra_settings=f"query_wait_timeout = {self.QUERY_WAIT_TIMEOUT}\n",
+        )
+
+    def start(self) -> None:
+        self.primary.superuser_query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        self.postgres.initialise()
+        self.postgres.boot()
+        self.pgbouncer.boot()
+
+    def stop(self) -> None:
+        self.pgbouncer.stop()
+        self.postgres.stop()
+
+    @property
+    def url(self) -> str:
+        """``DATABASE_REPLICA_URL``: the standby through its PgBouncer."""
+        return self.pgbouncer.url
+
+    def statements(self) -> list[dict]:
+        """What the standby ran in the app's database since ``reset_statements()``:
+        ``query`` (normalised text) and ``calls``."""
+        return self.postgres.superuser_query(
+            "SELECT query, calls FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
+            " WHERE d.datname = %s ORDER BY calls DESC",
+            [DATABASE_NAME],
+        )
+
+    def reset_statements(self) -> None:
+        self.postgres.superuser_query("SELECT pg_stat_statements_reset()")
+
+    def pause_replay(self) -> None:
+        """Stop applying the primary's changes: the replica lags until ``resume_replay()``."""
+        self.postgres.superuser_query("SELECT pg_wal_replay_pause()")
+
+    def resume_replay(self) -> None:
+        self.postgres.superuser_query("SELECT pg_wal_replay_resume()")
+
+    def wait_caught_up(self, timeout: float = 10) -> None:
+        """Wait until the standby has replayed everything the primary has written so far."""
+        # The end of a record written now: the standby's replay position reaches it exactly,
+        # unlike the insert position, which stops short of it at a page boundary.
+        (row,) = self.primary.superuser_query(
+            "SELECT pg_logical_emit_message(false, 'bazaar-tests', 'caught up?') AS lsn"
+        )
+        target = row["lsn"]
+        deadline = time.monotonic() + timeout
+        while not self.postgres.superuser_query(
+            "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn AS done", [target]
+        )[0]["done"]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the replica did not replay up to {target} in {timeout:g}s")
+            time.sleep(0.02)
 
 
 class Redis(PortBoundService):
@@ -541,6 +668,7 @@ class Services:
         self.pgbouncer = PgBouncer(self.root, self.log_dir, self.postgres)
         self.redis = Redis(self.root, self.log_dir)
         self.smtp = SmtpSink(self.root, self.log_dir)
+        self.replica: Replica | None = None
         self._worker_count = 0
         self.startup_seconds = 0.0
 
@@ -562,8 +690,21 @@ class Services:
         self.startup_seconds = time.monotonic() - began
 
     def stop(self) -> None:
+        if self.replica is not None:
+            self.replica.stop()
         for service in (self.pgbouncer, self.postgres, self.redis, self.smtp):
             service.stop()
+
+    def start_replica(self) -> Replica:
+        """The read replica, made and started on first use (it costs a base backup)."""
+        if self.replica is None:
+            self.replica = Replica(self.root, self.log_dir, self.postgres)
+            try:
+                self.replica.start()
+            except BaseException:
+                self.replica.stop()
+                raise
+        return self.replica
 
     def remove_files(self, *, keep_logs: bool) -> None:
         """Delete data and logs, or everything but the logs (a failed session's evidence)."""
@@ -697,6 +838,11 @@ def services(pytestconfig: pytest.Config) -> Services:
     if running is None:
         pytest.skip("real services are off (BAZAAR_TEST_SERVICES=0)")
     return running
+
+
+@pytest.fixture(scope="session")
+def replica(services: Services) -> Replica:
+    return services.start_replica()
 
 
 @pytest.fixture(scope="session")

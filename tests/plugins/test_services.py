@@ -117,6 +117,36 @@ def test_postgres_restart_keeps_data_and_pgbouncer_reconnects(private_database):
 # --- Redis ----------------------------------------------------------------------------------
 
 
+def test_the_replica_streams_from_postgres_behind_its_own_pgbouncer(services, replica):
+    """A hot standby that replays what the primary commits, answers through its own PgBouncer,
+    refuses writes, and lags on demand; it is not exported to the session."""
+    assert replica.postgres.superuser_query("SELECT pg_is_in_recovery() AS standby") == [
+        {"standby": True}
+    ]
+    assert replica.url not in os.environ.values()
+    with services.postgres.connect() as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS replica_probe (n int)")
+        conn.execute("INSERT INTO replica_probe VALUES (1)")
+    replica.wait_caught_up()
+    with replica.pgbouncer.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM replica_probe").fetchone() == (1,)
+        assert conn.execute("SELECT inet_server_port()").fetchone() == (replica.postgres.port,)
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute("INSERT INTO replica_probe VALUES (2)")
+    replica.pause_replay()
+    try:
+        with services.postgres.connect() as conn:
+            conn.execute("INSERT INTO replica_probe VALUES (3)")
+        time.sleep(0.5)
+        with replica.pgbouncer.connect() as conn:
+            assert conn.execute("SELECT count(*) FROM replica_probe").fetchone() == (1,)
+    finally:
+        replica.resume_replay()
+        replica.wait_caught_up()
+        with services.postgres.connect() as conn:
+            conn.execute("DROP TABLE replica_probe")
+
+
 def test_redis_answers_on_the_exported_url(services):
     client = redis.Redis.from_url(os.environ["REDIS_URL"])
     assert client.ping() is True

@@ -1,3 +1,6 @@
+"""Catalog reads. The shop's pages may be a moment old, so they may come from the read replica
+(``lag_tolerant``); what checkout locks and prices comes from the primary."""
+
 import functools
 
 from django.contrib.postgres.fields import ArrayField
@@ -5,6 +8,8 @@ from django.contrib.postgres.search import SearchQuery
 from django.db import connection
 from django.db.models import JSONField, Q, QuerySet
 from django.db.models.expressions import RawSQL
+
+from bazaar.common.db.replica import lag_tolerant
 
 from .models import Category, Product, ProductImage
 
@@ -14,14 +19,20 @@ def category_descendant_ids(*, category: Category) -> list[int]:
     ids, frontier = [category.pk], [category.pk]
     while frontier:
         frontier = list(
-            Category.objects.filter(parent_id__in=frontier).values_list("pk", flat=True)
+            lag_tolerant(Category.objects)
+            .filter(parent_id__in=frontier)
+            .values_list("pk", flat=True)
         )
         ids.extend(frontier)
     return ids
 
 
+def category_find(*, slug: str) -> Category | None:
+    return lag_tolerant(Category.objects).filter(slug=slug).first()
+
+
 def category_list() -> QuerySet[Category]:
-    return Category.objects.select_related("parent")
+    return lag_tolerant(Category.objects).select_related("parent")
 
 
 def product_list() -> QuerySet[Product]:
@@ -33,7 +44,9 @@ def _product_list_template() -> QuerySet[Product]:
     """Built once per process and only ever cloned (``.all()``), never evaluated: putting this
     queryset together costs more than a product page's whole query, and it never changes."""
     # The full-text document is for the WHERE clause only; fetching it would double each row.
-    products = Product.objects.visible().defer("search_vector").select_related("category")
+    products = (
+        lag_tolerant(Product.objects).visible().defer("search_vector").select_related("category")
+    )
     return _with_images(products)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from bazaar.common.db.config import POSTGRES_ENGINE, replica_database
 from bazaar.common.logging import configure_logging
 from bazaar.common.slices import SLICES
 
@@ -103,7 +104,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # django-prometheus' backend with a health check that makes no round trip.
-    DATABASES["default"]["ENGINE"] = "bazaar.common.db.postgresql"
+    DATABASES["default"]["ENGINE"] = POSTGRES_ENGINE
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
         "DATABASE_CONNECT_TIMEOUT", default=5
     )
@@ -116,6 +117,18 @@ if DATABASE_POOLER == "pgbouncer":
     # The server's timezone is UTC, so Django never issues a session-level SET TIME ZONE.
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+# DATABASE_REPLICA_URL, when set, is a streaming replica (behind its own PgBouncer pool in the
+# chart) for the catalog reads that tolerate lag (bazaar/common/db/replica.py); everything else
+# stays on DATABASE_URL. Unset, there is no `replica` alias and no router.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+DATABASE_REPLICA_RETRY_SECONDS = env.float("DATABASE_REPLICA_RETRY_SECONDS", default=10.0)
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = replica_database(
+        DATABASE_REPLICA_URL,
+        primary=DATABASES["default"],
+        connect_timeout=env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", default=2),
+    )
+    DATABASE_ROUTERS = ["bazaar.common.db.replica.PrimaryReplicaRouter"]
 
 # --- Cache --------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -224,6 +224,90 @@ key: redis-password
 {{- end -}}
 
 {{/*
+The read replica (postgresql.readReplica): CloudNativePG's -ro Service (its hot standbys), or an
+external replica's host.
+*/}}
+{{- define "bazaar.postgresql.replicaHost" -}}
+{{- if .Values.postgresql.cnpg.enabled -}}
+{{- printf "%s-ro" (include "bazaar.componentName" (list . "pg")) -}}
+{{- else -}}
+{{- .Values.postgresql.readReplica.host -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "bazaar.postgresql.replicaPort" -}}
+{{- if .Values.postgresql.cnpg.enabled -}}5432{{- else -}}{{ .Values.postgresql.readReplica.port }}{{- end -}}
+{{- end -}}
+
+{{/*
+PgBouncer Deployments, as a YAML list (use fromYamlArray): the primary's pool and, with
+postgresql.readReplica, the read pool in front of the replica, whose values are pgbouncer's with
+pgbouncer.readPool over them. Each: component (names and labels), role (primary or replica),
+server host and port, values. Every pgbouncer/ template renders its object once per pool.
+*/}}
+{{- define "bazaar.pgbouncer.pools" -}}
+{{- $pools := list -}}
+{{- if .Values.pgbouncer.enabled -}}
+{{- $primary := omit .Values.pgbouncer "readPool" -}}
+{{- $pools = append $pools (dict "component" "pgbouncer" "role" "primary" "host" (include "bazaar.postgresql.host" .) "port" (include "bazaar.postgresql.port" .) "values" $primary) -}}
+{{- if .Values.postgresql.readReplica.enabled -}}
+{{- $read := mergeOverwrite (deepCopy $primary) (deepCopy .Values.pgbouncer.readPool) -}}
+{{- $pools = append $pools (dict "component" "pgbouncer-read" "role" "replica" "host" (include "bazaar.postgresql.replicaHost" .) "port" (include "bazaar.postgresql.replicaPort" .) "values" $read) -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $pools -}}
+{{- end -}}
+
+{{/*
+One pool's ConfigMap. Call with (list $ pool). A helper, so that each pool's pods roll on a
+checksum of their own configuration only.
+*/}}
+{{- define "bazaar.pgbouncer.configMap" -}}
+{{- $root := index . 0 -}}
+{{- $pool := index . 1 -}}
+{{- $pgb := $pool.values -}}
+{{- $db := include "bazaar.postgresql.database" $root -}}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ include "bazaar.componentName" (list $root $pool.component) }}
+  namespace: {{ $root.Release.Namespace }}
+  labels:
+    {{- include "bazaar.componentLabels" (list $root $pool.component) | nindent 4 }}
+data:
+  pgbouncer.ini: |
+    [databases]
+    {{ $db }} = host={{ $pool.host }} port={{ $pool.port }} dbname={{ $db }}
+
+    [pgbouncer]
+    listen_addr = 0.0.0.0
+    listen_port = 6432
+    unix_socket_dir =
+    pidfile =
+    ; Transaction pooling: the app runs with DATABASE_POOLER=pgbouncer (no prepared statements,
+    ; no server-side cursors, no session state), so any server connection serves any transaction.
+    pool_mode = transaction
+    auth_type = scram-sha-256
+    auth_file = /etc/pgbouncer-auth/userlist.txt
+    stats_users = {{ include "bazaar.postgresql.username" $root }}
+    max_client_conn = {{ $pgb.maxClientConnections }}
+    default_pool_size = {{ $pgb.defaultPoolSize }}
+    min_pool_size = {{ $pgb.minPoolSize }}
+    reserve_pool_size = {{ $pgb.reservePoolSize }}
+    server_idle_timeout = {{ $pgb.serverIdleTimeout }}
+    server_login_retry = {{ $pgb.serverLoginRetry }}
+    server_tls_sslmode = {{ include "bazaar.postgresql.sslmode" $root }}
+    ignore_startup_parameters = extra_float_digits,options
+    log_connections = 0
+    log_disconnections = 0
+    {{- with $pgb.queryWaitTimeout }}
+    ; A read waits this long for a replica server connection, then fails and the app reads the
+    ; primary instead: a replica that is down costs a read this, not PgBouncer's 120 s.
+    query_wait_timeout = {{ . }}
+    {{- end }}
+{{- end -}}
+
+{{/*
 Environment of every Bazaar container (docs/runtime-contract.md). Call with (dict "root" $), and
 add "directViaPooler" true for containers that must reach Postgres only through PgBouncer.
 Passwords come from Secrets and are spliced into the URLs by the kubelet ($(VAR) expansion), so
@@ -287,6 +371,10 @@ no URL with a password is ever stored. Generated passwords are URL-safe; externa
   value: {{ ternary $pooledUrl $directUrl (default false $.directViaPooler) | quote }}
 - name: DATABASE_POOLER
   value: pgbouncer
+{{- if .Values.postgresql.readReplica.enabled }}
+- name: DATABASE_REPLICA_URL
+  value: {{ printf "postgres://%s:$(DATABASE_PASSWORD)@%s:6432/%s" $pgUser (include "bazaar.componentName" (list . "pgbouncer-read")) $pgDb | quote }}
+{{- end }}
 {{- else }}
 - name: DATABASE_URL
   value: {{ $directUrl | quote }}

@@ -42,15 +42,37 @@ exactly the peers it needs; whatever is not listed is denied.
 {{- end }}
 {{- end -}}
 
-{{/* The app's database path: PgBouncer when it is on, else the server itself. */}}
-{{- define "bazaar.netpol.appDatabaseEgress" -}}
-{{- if .Values.pgbouncer.enabled }}
+{{/* The read replica (postgresql.readReplica), for its PgBouncer read pool. */}}
+{{- define "bazaar.netpol.replicaEgress" -}}
+{{- if .Values.postgresql.cnpg.enabled }}
 - to:
     - podSelector:
         matchLabels:
-          {{- include "bazaar.selectorLabels" (list . "pgbouncer") | nindent 10 }}
+          cnpg.io/cluster: {{ include "bazaar.componentName" (list . "pg") }}
+  ports:
+    - {protocol: TCP, port: 5432}
+{{- else }}
+- to:
+    {{- range .Values.networkPolicy.egress.externalDatabaseCidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+  ports:
+    - {protocol: TCP, port: {{ .Values.postgresql.readReplica.port }}}
+{{- end }}
+{{- end -}}
+
+{{/* The app's database path: PgBouncer (and its read pool) when it is on, else the server. */}}
+{{- define "bazaar.netpol.appDatabaseEgress" -}}
+{{- if .Values.pgbouncer.enabled }}
+{{- range $pool := include "bazaar.pgbouncer.pools" . | fromYamlArray }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "bazaar.selectorLabels" (list $ $pool.component) | nindent 10 }}
   ports:
     - {protocol: TCP, port: 6432}
+{{- end }}
 {{- else }}
 {{- include "bazaar.netpol.postgresEgress" . }}
 {{- end }}

@@ -28,6 +28,26 @@ Called once from templates/validate.yaml.
 {{- fail "postgresql.external.password and postgresql.external.existingSecret are both set: keep one." -}}
 {{- end -}}
 
+{{- /* Read replica: a source that has one, and the PgBouncer read pool in front of it. */}}
+{{- $replica := $v.postgresql.readReplica -}}
+{{- if $replica.enabled -}}
+{{- if $v.postgresql.bundled.enabled -}}
+{{- fail "postgresql.readReplica.enabled needs a Postgres with a replica: the bundled StatefulSet is a single server. Use postgresql.cnpg (its -ro Service) or an external primary with readReplica.host." -}}
+{{- end -}}
+{{- if and $v.postgresql.cnpg.enabled $replica.host -}}
+{{- fail "postgresql.readReplica.host is set with postgresql.cnpg: the read pool uses the cluster's -ro Service. Leave readReplica.host empty." -}}
+{{- end -}}
+{{- if and $v.postgresql.cnpg.enabled (lt (int $v.postgresql.cnpg.instances) 2) -}}
+{{- fail (printf "postgresql.readReplica.enabled needs postgresql.cnpg.instances of 2 or more (it is %d): with one instance the -ro Service has no endpoint." (int $v.postgresql.cnpg.instances)) -}}
+{{- end -}}
+{{- if and $v.postgresql.external.host (not $replica.host) -}}
+{{- fail "postgresql.readReplica.enabled with an external Postgres needs postgresql.readReplica.host (the replica's endpoint)." -}}
+{{- end -}}
+{{- if not $v.pgbouncer.enabled -}}
+{{- fail "postgresql.readReplica.enabled needs pgbouncer.enabled: replica reads go through the PgBouncer read pool, whose query_wait_timeout bounds how long a read waits for a replica that is down." -}}
+{{- end -}}
+{{- end -}}
+
 {{- /* Redis: exactly one source. */}}
 {{- if and $v.redis.bundled.enabled $v.redis.external.host -}}
 {{- fail "Redis is configured twice: choose redis.bundled.enabled or redis.external.host." -}}

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from bazaar.common.money import Currency
 
 from .. import selectors
-from ..models import Category, Product
+from ..models import Product
 
 TYPED_FILTERS = (
     django_filters.NumberFilter,
@@ -50,7 +50,7 @@ class ProductFilter(django_filters.FilterSet):
         return selectors.product_search(queryset, text=value)
 
     def in_category(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        category = Category.objects.filter(slug=value).first()
+        category = selectors.category_find(slug=value)
         if category is None:
             return queryset.none()
         return queryset.filter(category_id__in=selectors.category_descendant_ids(category=category))

@@ -7,6 +7,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
 from bazaar.common import pagination
+from bazaar.common.db.replica import replica_reads
 
 from .. import cache, selectors, services
 from .filters import ProductFilter
@@ -31,6 +32,14 @@ class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return selectors.category_list()
+
+    @replica_reads
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @replica_reads
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
 
 
 # Bounds the filters enforce and django-filter's schema extension leaves out of the schema.
@@ -67,7 +76,8 @@ class ProductViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """The catalog. Reads are public and served from the cache; writes are for staff."""
+    """The catalog. Reads are public and served from the cache, else from the read replica when
+    there is one; writes are for staff."""
 
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = ProductFilter
@@ -96,6 +106,7 @@ class ProductViewSet(
             return ProductWriteSerializer
         return ProductSerializer
 
+    @replica_reads
     def list(self, request, *args, **kwargs):
         key = cache.list_key(request.get_host() + request.get_full_path())
         data = cache.get(key)
@@ -105,6 +116,7 @@ class ProductViewSet(
             cache.put(key, data)
         return Response(data)
 
+    @replica_reads
     def retrieve(self, request, *args, **kwargs):
         key = cache.detail_key(kwargs[self.lookup_field])
         data = cache.get(key)

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 
-from bazaar.common import parsers
 from bazaar.payments.gateways import signatures
 from bazaar.payments.gateways.base import (
     Charge,
@@ -87,6 +86,10 @@ class HttpPaymentGateway:
             self._webhook_secret,
             tolerance_seconds=self._webhook_tolerance_seconds,
         )
+        # Imported here: the simulator shares this package and runs without Django settings,
+        # which the strict parser's module (DRF) reads at import.
+        from bazaar.common import parsers
+
         try:
             event = parsers.loads(payload)
             charge = _charge_from_wire(event["data"]["object"])

@@ -3,6 +3,7 @@ from rest_framework import generics, permissions
 
 from bazaar.catalog import selectors as catalog_selectors
 from bazaar.catalog.models import Product
+from bazaar.common.db.replica import replica_reads
 
 from .. import selectors, services
 from .serializers import ReviewSerializer
@@ -19,6 +20,10 @@ class ProductReviewListView(generics.ListCreateAPIView):
 
     def get_queryset(self):
         return selectors.review_list(product_id=self.get_product().pk)
+
+    @replica_reads
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         serializer.instance = services.review_create(

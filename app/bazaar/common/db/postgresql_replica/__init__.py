@@ -1,0 +1,1 @@
+"""The read replica's Postgres backend (``DATABASES["replica"]``)."""
