@@ -62,9 +62,7 @@ def prepare(cluster: RunningCluster) -> dict[str, float]:
     Cluster().load_docker_images([*app_references, *twins.values()], env=engine.env)
     seconds["images imported"] = time.monotonic() - started
 
-    # An earlier test may have deleted the overlay's namespace without waiting.
-    cluster.kubectl("wait", "--for=delete", f"namespace/{NAMESPACE}", "--timeout=180s",
-                    check=False, timeout=200)  # fmt: skip
+    remove(cluster)
     applied = cluster.kubectl("apply", "--server-side", "-k", str(OVERLAY))
     assert "Warning" not in applied.stderr, applied.stderr
     definitions = crds.definitions()
@@ -76,6 +74,15 @@ def prepare(cluster: RunningCluster) -> dict[str, float]:
     cluster.kubectl("-n", NAMESPACE, "rollout", "status", "deployment/psp", "deployment/mail",
                     "--timeout=180s", timeout=200)  # fmt: skip
     return seconds
+
+
+def remove(cluster: RunningCluster) -> None:
+    """No release, no namespace, every local volume free again: what a failed run or the
+    dry-run tests left is gone (``helm uninstall`` keeps a StatefulSet's claims)."""
+    Release(cluster).uninstall()
+    cluster.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true",
+                    "--timeout=300s", timeout=320)  # fmt: skip
+    Cluster().reclaim_volumes()
 
 
 class Release:
@@ -121,10 +128,12 @@ class Release:
         return self.get("deployments", "-l", f"app.kubernetes.io/instance={RELEASE_NAME}")["items"]
 
     def pods(self, component: str) -> list[dict]:
+        """The component's pods, not counting those already terminating."""
         selector = (
             f"app.kubernetes.io/instance={RELEASE_NAME},app.kubernetes.io/component={component}"
         )
-        return self.get("pods", "-l", selector)["items"]
+        pods = self.get("pods", "-l", selector)["items"]
+        return [pod for pod in pods if "deletionTimestamp" not in pod["metadata"]]
 
     def exec_in_web(self, *command: str) -> str:
         result = self.cluster.kubectl(

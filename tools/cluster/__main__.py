@@ -18,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("status", help="print each process and whether the API server is ready")
     commands.add_parser("build", help="only build the binaries and images (cached)")
     commands.add_parser("crds", help="install the add-ons' CRDs from their pinned Go modules")
+    commands.add_parser("reclaim", help="empty the local volumes whose claim is gone, for reuse")
     load = commands.add_parser("load", help="import images from the Docker engine (docker save)")
     load.add_argument("images", nargs="+", help="image references, e.g. bazaar:dev")
     args = parser.parse_args(argv)
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
             cluster.load_docker_images(args.images)
         elif args.command == "build":
             build.build_all()
+        elif args.command == "reclaim":
+            print("reclaimed:", " ".join(cluster.reclaim_volumes()) or "nothing")
         else:
             cluster.kubectl("apply", "--server-side", "-f", "-",
                             input_text=yaml.safe_dump_all(crds.definitions()))  # fmt: skip

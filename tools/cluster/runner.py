@@ -244,6 +244,23 @@ class Cluster:
             })  # fmt: skip
         self.kubectl("apply", "--server-side", "-f", "-", input_text=yaml.safe_dump_all(volumes))
 
+    def reclaim_volumes(self) -> list[str]:
+        """Empty the local volumes whose claim is gone (``Released``) and make them
+        ``Available`` again, as a provisioner's delete-and-create would; their names."""
+        listed = self.kubectl("get", "pv", "-l", VOLUME_LABEL, "-o", "json")
+        reclaimed = []
+        for volume in json.loads(listed.stdout)["items"]:
+            if volume["status"].get("phase") != "Released":
+                continue
+            folder = Path(volume["spec"]["hostPath"]["path"])
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            folder.chmod(0o777)
+            self.kubectl("patch", "pv", volume["metadata"]["name"], "--type=json",
+                         "-p", '[{"op": "remove", "path": "/spec/claimRef"}]')  # fmt: skip
+            reclaimed.append(volume["metadata"]["name"])
+        return reclaimed
+
     def _write_configs(self) -> None:
         layout, ports, ip = self.layout, self._state["ports"], self._state["node_ip"]
         config = layout.config

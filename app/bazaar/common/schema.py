@@ -36,6 +36,7 @@ def migrate_under_lock(*, lock_timeout: float) -> None:
         call_command("migrate", interactive=False, verbosity=1)
         return
     deadline = time.monotonic() + lock_timeout
+    _wait_for_database(deadline)
     with connection.cursor() as cursor:
         while True:
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATION_LOCK_ID])
@@ -51,6 +52,22 @@ def migrate_under_lock(*, lock_timeout: float) -> None:
             logger.info("migrate_finished")
         finally:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_ID])
+
+
+def _wait_for_database(deadline: float) -> None:
+    """A database still starting (a StatefulSet created with the Job, a managed failover) is
+    waited for within the migration's budget: a Job that fails instead is retried only a few
+    times (``backoffLimit``) and then leaves the release without its schema."""
+    while True:
+        try:
+            connection.ensure_connection()
+            return
+        except DatabaseError as exc:
+            connection.close()
+            if time.monotonic() > deadline:
+                raise
+            logger.info("migrate_waiting_for_database", error=str(exc))
+            time.sleep(POLL_SECONDS)
 
 
 def unapplied_migrations() -> list[tuple[str, str]]:

@@ -445,8 +445,14 @@ imagePullSecrets:
 {{- end -}}
 
 {{/* Rolls pods when the credentials they read change. */}}
+{{- /*
+Rolls a pod when the credentials it gets change: a checksum of their inputs in the values, not of
+the rendered Secret. Values the chart generates are random at install and read back by lookup at
+upgrade, so a checksum of the Secret changed on the first upgrade and restarted every pod, the
+databases among them, for nothing.
+*/ -}}
 {{- define "bazaar.checksumAnnotations" -}}
-checksum/secret: {{ include (print .Template.BasePath "/config/secret.yaml") . | sha256sum }}
+checksum/secret: {{ dict "secrets" .Values.secrets "postgresql" (list .Values.postgresql.bundled.password .Values.postgresql.external.password) "redis" (list .Values.redis.bundled.password .Values.redis.external.password) | toJson | sha256sum }}
 {{- end -}}
 
 {{/* Soft spread over zones and hosts. Call with (list $ selectorLabelsYaml). */}}

@@ -1,11 +1,13 @@
 """The launcher's roles as real processes: gunicorn with prod settings, migrations under the
 advisory lock, deploy checks, probes and multiprocess metrics."""
 
+import contextlib
 import json
 import os
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -175,6 +177,52 @@ def test_prod_passes_the_deploy_checks(tmp_path):
     result = run_launcher("check", env=prod_env(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout + result.stderr
+
+
+def forward_later(port: int, target: int, after: float) -> threading.Thread:
+    """After ``after`` seconds, accept on ``port`` and relay every connection to ``target``:
+    a database that comes up while its client already waits for it."""
+
+    def relay(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def serve() -> None:
+        time.sleep(after)
+        with socket.create_server(("127.0.0.1", port)) as server:
+            server.settimeout(60)
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    client, _ = server.accept()
+                    upstream = socket.create_connection(("127.0.0.1", target))
+                    for pair in ((client, upstream), (upstream, client)):
+                        threading.Thread(target=relay, args=pair, daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_migrate_waits_for_a_database_that_is_not_up_yet(services, tmp_path):
+    """As the install-time Job beside a Postgres StatefulSet that is still starting: migrate
+    waits within its budget instead of failing, then migrates."""
+    port = free_port()
+    forward_later(port, services.postgres.port, after=4)
+    direct = services.postgres.url.replace(f":{services.postgres.port}/", f":{port}/")
+    env = prod_env(tmp_path, DATABASE_DIRECT_URL=direct)
+    result = run_launcher("migrate", "--timeout", "60", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "migrate_waiting_for_database" in result.stderr + result.stdout
+    gave_up = run_launcher(
+        "migrate",
+        "--timeout",
+        "3",
+        env={**env, "DATABASE_DIRECT_URL": direct.replace(f":{port}/", f":{free_port()}/")},
+    )
+    assert gave_up.returncode != 0
 
 
 def test_concurrent_migrations_wait_for_each_other_on_a_fresh_database(services, tmp_path):
