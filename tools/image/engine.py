@@ -186,4 +186,7 @@ def install_missing_packages(tools: dict[str, str]) -> None:
 
 
 def _other_dockerd_running() -> bool:
-    return any(p.info["name"] == "dockerd" for p in psutil.process_iter(["name"]))
+    return any(
+        p.info["name"] == "dockerd" and p.info["status"] != psutil.STATUS_ZOMBIE
+        for p in psutil.process_iter(["name", "status"])
+    )
