@@ -47,7 +47,7 @@ def test_haproxy_accepts_the_sliced_configuration(tmp_path):
 def test_make_stack_slices_1_asks_for_the_slices():
     def stack_command(*variables: str) -> str:
         planned = subprocess.run(
-            ["make", "-n", "stack", *variables],
+            ["make", "--no-print-directory", "-n", "stack", *variables],
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
