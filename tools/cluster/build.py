@@ -18,7 +18,7 @@ import tarfile
 from pathlib import Path
 
 from tools.cluster import versions
-from tools.gobuild import Component, go_build
+from tools.gobuild import Component, ensure_built
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GOMOD_DIR = Path(__file__).resolve().parent / "gomod"
@@ -167,11 +167,7 @@ def image_tarball(reference: str, binary: Path, entrypoint: list[str]) -> Path:
 def build_all(log=print) -> dict[str, Path]:
     """Build what is missing; the image tarballs by reference."""
     for component in COMPONENTS:
-        if component.is_built():
-            continue
-        log(f"Building {component.name} {component.version} (cached in {component.out_dir}) ...")
-        seconds = go_build(component)
-        log(f"Built {component.name} in {seconds:.0f} s.")
+        ensure_built(component, log)
     built = binaries()
     return {
         versions.PAUSE_IMAGE: image_tarball(versions.PAUSE_IMAGE, build_pause(), ["/pause"]),

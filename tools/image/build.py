@@ -28,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from tools.gobuild import Component, go_build
+from tools.gobuild import Component, ensure_built
 from tools.image import versions
 from tools.image.engine import Engine
 
@@ -92,10 +92,7 @@ def uv_image() -> str:
 
 def compose_binary() -> Path:
     """Docker Compose v2 (``docker-compose``), built from its module on first use."""
-    if not COMPOSE.is_built():
-        print(f"Building Docker Compose {COMPOSE.version} from its Go module ...")
-        go_build(COMPOSE)
-    return COMPOSE.out_dir / "docker-compose"
+    return ensure_built(COMPOSE) / "docker-compose"
 
 
 # --- the base, from debootstrap ------------------------------------------------------------------
@@ -180,10 +177,7 @@ def _twins_context(folder: Path) -> Path:
     shutil.copy(REPO_ROOT / "tools/stack/pgbouncer_exporter.py", folder)
     for binary in ("uv", "uvx"):
         shutil.copy(_uv_binaries() / binary, folder)
-    if not MAILPIT.is_built():
-        print(f"Building Mailpit {MAILPIT.version} from its Go module ...")
-        go_build(MAILPIT)
-    shutil.copy(MAILPIT.out_dir / "mailpit", folder)
+    shutil.copy(ensure_built(MAILPIT) / "mailpit", folder)
     return folder
 
 
