@@ -179,9 +179,9 @@ def test_prod_passes_the_deploy_checks(tmp_path):
     assert "no issues" in result.stdout + result.stderr
 
 
-def forward_later(port: int, target: int, after: float) -> threading.Thread:
-    """After ``after`` seconds, accept on ``port`` and relay every connection to ``target``:
-    a database that comes up while its client already waits for it."""
+def forward(port: int, target: int) -> threading.Thread:
+    """Accept on ``port`` and relay every connection to ``target``: a database that comes up
+    while its client already waits for it."""
 
     def relay(source: socket.socket, sink: socket.socket) -> None:
         with contextlib.suppress(OSError):
@@ -190,32 +190,53 @@ def forward_later(port: int, target: int, after: float) -> threading.Thread:
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
 
+    server = socket.create_server(("127.0.0.1", port))
+    server.settimeout(60)
+
     def serve() -> None:
-        time.sleep(after)
-        with socket.create_server(("127.0.0.1", port)) as server:
-            server.settimeout(60)
-            with contextlib.suppress(TimeoutError):
-                while True:
-                    client, _ = server.accept()
-                    upstream = socket.create_connection(("127.0.0.1", target))
-                    for pair in ((client, upstream), (upstream, client)):
-                        threading.Thread(target=relay, args=pair, daemon=True).start()
+        with server, contextlib.suppress(TimeoutError):
+            while True:
+                client, _ = server.accept()
+                upstream = socket.create_connection(("127.0.0.1", target))
+                for pair in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=relay, args=pair, daemon=True).start()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     return thread
 
 
+def wait_for_line(log: Path, text: str, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        assert process.poll() is None, f"exited {process.returncode} first:\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"no {text} in {timeout}s:\n{log.read_text()}"
+        time.sleep(0.1)
+
+
 def test_migrate_waits_for_a_database_that_is_not_up_yet(services, tmp_path):
     """As the install-time Job beside a Postgres StatefulSet that is still starting: migrate
-    waits within its budget instead of failing, then migrates."""
+    waits within its budget instead of failing, then migrates. The database comes up only
+    once migrate has said it waits, however long the process takes to start."""
     port = free_port()
-    forward_later(port, services.postgres.port, after=4)
     direct = services.postgres.url.replace(f":{services.postgres.port}/", f":{port}/")
     env = prod_env(tmp_path, DATABASE_DIRECT_URL=direct)
-    result = run_launcher("migrate", "--timeout", "60", env=env)
-    assert result.returncode == 0, result.stderr
-    assert "migrate_waiting_for_database" in result.stderr + result.stdout
+    log = tmp_path / "migrate.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [*launcher_command(), "migrate", "--timeout", "60"],
+            env=env,
+            cwd=APP_DIR,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_line(log, "migrate_waiting_for_database", process, timeout=60)
+        forward(port, services.postgres.port)
+        assert process.wait(timeout=60) == 0, log.read_text()
+    finally:
+        process.kill()
+    assert "migrate_finished" in log.read_text()
     gave_up = run_launcher(
         "migrate",
         "--timeout",
