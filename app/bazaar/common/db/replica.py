@@ -17,7 +17,7 @@ cancelled by a recovery conflict), the view method runs again on the primary, so
 fails for it. The replica then rests for ``DATABASE_REPLICA_RETRY_SECONDS`` in this process, a
 circuit breaker: a dead replica costs one failed attempt per process and period, not a timeout
 per request. Each fall-back is logged (``replica_read_failed``) and counted
-(``bazaar_db_replica_fallbacks_total``).
+(``bazaar_db_replica_fallbacks_total``; 15 minutes of them raise ``ReadReplicaFallingBack``).
 
 Lag and the catalog cache: a write invalidates the cached pages after its commit, and a page
 read from a replica that has not replayed the write yet is cached as it read it, until the next
