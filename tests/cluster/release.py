@@ -44,13 +44,11 @@ APP_TAGS = ("v1", "v2")
 PEER_IMAGE_TAG = "local"  # peers.yaml and release/values.yaml name bazaar.local/bazaar:local
 
 
-def prepare(cluster: RunningCluster) -> dict[str, float]:
-    """Images built and imported, the namespace, the CRDs and the peers in place; seconds each
-    step took."""
+def prepare(cluster: RunningCluster, engine: Engine) -> dict[str, float]:
+    """Images built in ``engine`` and imported, the namespace, the CRDs and the peers in place;
+    seconds each step took."""
     seconds = {}
     started = time.monotonic()
-    engine = Engine()
-    engine.up()
     app = build.app_image(engine, APP_TAGS[0])
     for tag in (*APP_TAGS[1:], PEER_IMAGE_TAG):
         engine.docker("tag", app.reference, f"{versions.APP_IMAGE}:{tag}")

@@ -85,9 +85,9 @@ def figures() -> Figures:
 
 
 @pytest.fixture(scope="module")
-def release(cluster, figures):
+def release(cluster, docker_engine, figures):
     """Images in, namespace and peers up, then ``helm install``: the seconds to Available."""
-    prepared = prepare(cluster)
+    prepared = prepare(cluster, docker_engine)
     release = Release(cluster)
     started = time.monotonic()
     installed = release.install(**INSTALL_VALUES)

@@ -97,4 +97,4 @@ def _assert_nothing_is_left() -> None:
     assert list(Path("/var/lib/cni/results").glob(f"{configs.CNI_NETWORK}-*")) == []
     assert not (Path("/var/lib/cni/networks") / configs.CNI_NETWORK).exists()
     assert list(Path("/sys/fs/cgroup").glob("*/kubepods")) == []
-    assert list(STATE_DIR.iterdir()) == []
+    assert not STATE_DIR.exists(), list(STATE_DIR.iterdir())

@@ -22,6 +22,7 @@ from tools.cluster import build, configs, pki, versions
 from tools.cluster.configs import Layout
 from tools.image.engine import docker_cli
 from tools.iptables import delete_chains
+from tools.mounts import unmount_below
 from tools.stack.processes import RunningProcess, free_ports, start_detached, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -444,6 +445,8 @@ class Cluster:
             if keep_logs and child == self.layout.logs:
                 continue
             shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+        with contextlib.suppress(OSError):
+            self.layout.root.rmdir()  # unless the logs of a failed start are kept there
 
     def _running_sandboxes(self) -> list[str]:
         result = self._ctr("tasks", "ls", "-q", check=False)
@@ -469,10 +472,7 @@ class Cluster:
     def _sweep(self, netns_before: set[str]) -> None:
         """What a killed pod or kubelet would leave: mounts, netns, the bridge, CNI chains,
         cgroups, the kubelet's log links."""
-        root = str(self.layout.root) + "/"
-        mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
-        for mount in sorted((m for m in mounts if m.startswith(root)), key=len, reverse=True):
-            subprocess.run(["umount", "-l", mount], capture_output=True, check=False)
+        unmount_below(self.layout.root)
         for name in _netns() - netns_before:
             path = Path("/var/run/netns") / name
             subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
@@ -539,7 +539,6 @@ class Cluster:
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
-        self.layout.root.mkdir(parents=True, exist_ok=True)
         lock_path = self.layout.root.with_name(".cluster.lock")
         with lock_path.open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)

@@ -23,6 +23,7 @@ from pathlib import Path
 import psutil
 
 from tools.iptables import delete_chains
+from tools.mounts import unmount_below
 from tools.stack.processes import RunningProcess, start_detached, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -129,6 +130,7 @@ class Engine:
                     self.docker("rm", "--force", "--volumes", *containers)
                 self.docker("network", "prune", "--force")
             self._stop(state)
+            unmount_below(self.state_dir)  # dockerd's netns/default outlives it
             shutil.rmtree(self.state_dir, ignore_errors=True)
             print("Docker engine down.")
 
