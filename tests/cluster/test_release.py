@@ -244,7 +244,7 @@ def _plot(samples, load_started: float, load_ended: float) -> None:
     axes.set_xlabel("seconds")
     axes.set_ylabel("web replicas")
     axes.set_yticks([1, 2, 3])
-    axes.legend(loc="upper right")
+    axes.legend(loc="upper left")
     axes.set_title("bazaar-web HPA on the local cluster (metrics-server, CPU target 40 %)")
     figure.tight_layout()
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
