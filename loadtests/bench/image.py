@@ -4,7 +4,8 @@ container to its first ``/readyz`` 200, and the resident memory of each web work
 The image is the committed Dockerfile built by ``tools/image`` (the private engine, the local
 twins of its bases). The container runs ``bazaar web`` with the stack's environment and the same
 gunicorn settings as the suite's ``app`` server, hardened as the chart runs it, on the host's
-network; the suite divides its figures by that process's, measured in the same run.
+network; the suite divides its figures by that process's, measured in the same run. An engine
+the suite started is stopped after (images and build cache stay in ``.cache/docker``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,23 @@ def container_figures(
     app_env: Mapping[str, str], *, run_dir: Path, first_port: int, gunicorn: Mapping[str, str]
 ) -> dict:
     engine = Engine()
+    started_here = not engine.is_running()
     engine.up()
+    try:
+        return _figures(engine, app_env, run_dir=run_dir, first_port=first_port, gunicorn=gunicorn)
+    finally:
+        if started_here:  # one `make image-local` started stays for its user
+            engine.down()
+
+
+def _figures(
+    engine: Engine,
+    app_env: Mapping[str, str],
+    *,
+    run_dir: Path,
+    first_port: int,
+    gunicorn: Mapping[str, str],
+) -> dict:
     image = build.app_image(engine, "bench")
     size = json.loads(engine.docker("image", "inspect", image.reference).stdout)[0]["Size"]
     port = free_ports(1, first_port)[0]
