@@ -10,16 +10,16 @@ and flags: a changed pin builds anew, an unchanged one is reused as it is. The n
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from tools.locks import exclusive_lock
 
 
 @dataclass(frozen=True)
@@ -70,18 +70,10 @@ def ensure_built(component: Component, log: Callable[[str], None] = print) -> Pa
     """The component's output folder, built first unless cached. Callers that build the same
     component at once (``python -m tools.prebuild`` in the background of a test session, and a
     fixture that needs it) take turns on a lock: the second finds it built."""
-    with _lock(component.cache_dir / "bin" / f".{component.name}.lock"):
+    with exclusive_lock(component.cache_dir / "bin" / f".{component.name}.lock"):
         if not component.is_built():
             log(
                 f"Building {component.name} {component.version} (cached in {component.out_dir}) ..."
             )
             log(f"Built {component.name} in {go_build(component):.0f} s.")
     return component.out_dir
-
-
-@contextlib.contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield

@@ -19,4 +19,9 @@ def mounts_below(directory: Path) -> list[str]:
 def unmount_below(directory: Path) -> None:
     """Lazily unmount everything mounted below ``directory``, deepest first."""
     for point in sorted(mounts_below(directory), key=len, reverse=True):
-        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+        unmount(point)
+
+
+def unmount(point: str | Path) -> None:
+    """Detach ``point`` lazily (busy or not); nothing mounted there is no error."""
+    subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -12,7 +11,7 @@ import signal
 import string
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import psutil
@@ -22,7 +21,8 @@ from tools.cluster import build, configs, pki, versions
 from tools.cluster.configs import Layout
 from tools.image.engine import docker_cli
 from tools.iptables import delete_chains
-from tools.mounts import unmount_below
+from tools.locks import exclusive_lock
+from tools.mounts import unmount, unmount_below
 from tools.stack.processes import RunningProcess, free_ports, start_detached, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -475,7 +475,7 @@ class Cluster:
         unmount_below(self.layout.root)
         for name in _netns() - netns_before:
             path = Path("/var/run/netns") / name
-            subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+            unmount(path)
             with contextlib.suppress(OSError):
                 path.unlink()
         subprocess.run(["ip", "link", "delete", configs.BRIDGE], capture_output=True, check=False)
@@ -537,12 +537,8 @@ class Cluster:
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
         self.state_file.write_text(json.dumps(self._state, indent=2))
 
-    @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
-        lock_path = self.layout.root.with_name(".cluster.lock")
-        with lock_path.open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
+    def _lock(self) -> contextlib.AbstractContextManager[None]:
+        return exclusive_lock(self.layout.root.with_name(".cluster.lock"))
 
 
 def _netns() -> set[str]:

@@ -11,18 +11,17 @@ the engine and removes its containers, networks, iptables chains and ``.docker/`
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shlex
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 
 from tools.iptables import delete_chains
+from tools.locks import exclusive_lock
 from tools.mounts import unmount_below
 from tools.stack.processes import RunningProcess, start_detached, wait_until
 
@@ -155,12 +154,8 @@ class Engine:
         except (FileNotFoundError, json.JSONDecodeError):
             return {}
 
-    @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
-        self.state_dir.parent.mkdir(parents=True, exist_ok=True)
-        with self.state_dir.with_name(".docker.lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
+    def _lock(self) -> contextlib.AbstractContextManager[None]:
+        return exclusive_lock(self.state_dir.with_name(".docker.lock"))
 
 
 def docker_cli() -> Path:

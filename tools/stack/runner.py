@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import pwd
@@ -12,8 +11,8 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import yaml
 from psycopg import sql
 
 from bazaar.common.slices import DEFAULT_SLICE, SLICES
+from tools.locks import exclusive_lock
 from tools.stack import configs
 from tools.stack.processes import (
     RunningProcess,
@@ -194,13 +194,9 @@ class Stack:
 
     # --- state ------------------------------------------------------------------------------
 
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
+    def _lock(self) -> AbstractContextManager[None]:
         """One `up` or `down` at a time, whoever runs it."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        with (self.state_dir / "lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
+        return exclusive_lock(self.state_dir / "lock")
 
     def _load_state(self) -> dict:
         if not self.state_file.exists():

@@ -444,7 +444,6 @@ imagePullSecrets:
 {{- end }}
 {{- end -}}
 
-{{/* Rolls pods when the credentials they read change. */}}
 {{- /*
 Rolls a pod when the credentials it gets change: a checksum of their inputs in the values, not of
 the rendered Secret. Values the chart generates are random at install and read back by lookup at
